@@ -59,7 +59,11 @@ class Resume(Command, frozen=True, tag="resume"):
 
 
 class Extend(Command, frozen=True, tag="extend"):
-    """Official: move the lot's current deadline later by ``ms``."""
+    """Official: move the lot's current deadline later by ``ms``.
+
+    In ``open`` lots this is the close (with the dynamic-close cap and the
+    quiet close); phase boundaries stay.
+    """
 
     official: str
     ms: int

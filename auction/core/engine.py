@@ -36,11 +36,15 @@ from auction.core.events import (
     AuctionCancelled,
     AuctionPaused,
     AuctionResumed,
+    BidCancelled,
     BidderDisqualified,
+    BidderDropped,
+    BidPlaced,
     CommandRejected,
     DeadlineExtended,
     Event,
     LotEnded,
+    PriceAccepted,
 )
 from auction.core.formats import rules_for
 from auction.core.formats.base import ENDED, FormatRules, LotState
@@ -90,6 +94,17 @@ def _dedupe_key(bidder: str, bid_id: str) -> str:
     return f"{bidder}\x00{bid_id}"
 
 
+_BIDDER_COMMANDS = frozenset({PlaceBid, CancelBid, AcceptPrice})
+_ACTOR_FIELD: dict[type[Event], str] = {
+    BidPlaced: "bidder",
+    BidCancelled: "bidder",
+    PriceAccepted: "bidder",
+    BidderDropped: "bidder",
+    CommandRejected: "actor",
+}
+"""Events that carry a client bid id, and the field naming who sent it."""
+
+
 class Auction:
     """One auction: its spec, the state of every lot, and the rules that move it."""
 
@@ -97,7 +112,7 @@ class Auction:
 
     def __init__(self, spec: AuctionSpec) -> None:
         self.spec = spec
-        self.state = AuctionState(clock=spec.start_at)
+        self.state = AuctionState()
         self.rules: dict[str, FormatRules[Any]] = {
             lot.id: rules_for(lot.format)(spec, lot) for lot in spec.lots
         }
@@ -132,7 +147,8 @@ class Auction:
         if self.state.paused_at is not None:
             return events
         lot_states = self.lot_states
-        for _ in range(_MAX_CASCADE):
+        fired_count = 0
+        while True:
             due_lot: str | None = None
             due_at = now + 1
             for lot_id, st in lot_states.items():
@@ -148,16 +164,20 @@ class Auction:
             st = lot_states[due_lot]
             if st.deadline is not None and st.deadline <= due_at and not fired:
                 raise EngineBug(f"lot {due_lot}: deadline {due_at} fired without progress")
-        raise EngineBug("deadlines cascade without end")
+            fired_count += 1
+            if fired_count > _MAX_CASCADE:
+                raise EngineBug("deadlines cascade without end")
 
     def handle(self, command: AnyCommand, now: int) -> Outcome:
         """Decide one command at ``now``. Never raises for a peer's mistake."""
-        now = max(now, self.state.clock)
+        state = self.state
+        if now < state.clock:
+            now = state.clock
         events = self.advance(now)
-        key = ""
-        if isinstance(command, PlaceBid | CancelBid | AcceptPrice) and command.bid_id:
-            key = _dedupe_key(command.bidder, command.bid_id)
-            original = self.state.outcomes.get(key)
+        from_bidder = type(command) in _BIDDER_COMMANDS
+        if from_bidder and command.bid_id:  # type: ignore[union-attr]
+            key = f"{command.bidder}\x00{command.bid_id}"  # type: ignore[union-attr]
+            original = state.outcomes.get(key)
             if original is not None:
                 rejection = (
                     BidRejected(Code(original), "this bid_id was already rejected")
@@ -166,32 +186,35 @@ class Auction:
                 )
                 return Outcome(events, rejection, duplicate=True)
         try:
-            decided = self._decide(command, now)
+            if from_bidder:
+                decided = self._decide_bidder(command, now)  # type: ignore[arg-type]
+            else:
+                decided = self._decide_official(command, now)
         except BidRejected as rejection:
             rejected = self._rejected_event(command, now, rejection)
             self.apply(rejected)
             events.append(rejected)
             return Outcome(events, rejection)
+        apply = self.apply
         for ev in decided:
-            self.apply(ev)
+            apply(ev)
             events.append(ev)
         if decided:
             events.extend(self.advance(now))
         return Outcome(events)
 
-    def _decide(self, command: AnyCommand, now: int) -> list[Event]:
-        if isinstance(command, PlaceBid | CancelBid | AcceptPrice):
-            if self.state.paused_at is not None:
-                raise BidRejected(Code.AUCTION_PAUSED, "the auction is paused by an official")
-            lot_id = self._lot_id(command.lot)
-            rules = self.rules[lot_id]
-            st = self.lot_states[lot_id]
-            if isinstance(command, PlaceBid):
-                return rules.place_bid(st, command, now)
-            if isinstance(command, CancelBid):
-                return rules.cancel_bid(st, command, now)
-            return rules.accept_price(st, command, now)
-        return self._decide_official(command, now)
+    def _decide_bidder(self, command: PlaceBid | CancelBid | AcceptPrice, now: int) -> list[Event]:
+        if self.state.paused_at is not None:
+            raise BidRejected(Code.AUCTION_PAUSED, "the auction is paused by an official")
+        lot_id = self._only_lot if not command.lot and self._only_lot else self._lot_id(command.lot)
+        rules = self.rules[lot_id]
+        st = self.lot_states[lot_id]
+        ctype = type(command)
+        if ctype is PlaceBid:
+            return rules.place_bid(st, command, now)  # type: ignore[arg-type]
+        if ctype is CancelBid:
+            return rules.cancel_bid(st, command, now)  # type: ignore[arg-type]
+        return rules.accept_price(st, command, now)  # type: ignore[arg-type]
 
     def _decide_official(self, command: AnyCommand, now: int) -> list[Event]:
         if self.finished:
@@ -247,7 +270,8 @@ class Auction:
     def _rejected_event(
         self, command: AnyCommand, now: int, rejection: BidRejected
     ) -> CommandRejected:
-        actor = getattr(command, "bidder", "") or getattr(command, "official", "")
+        # an official's command is sent by ``official``; ``Disqualify.bidder`` is its target
+        actor = getattr(command, "official", "") or getattr(command, "bidder", "")
         lot = command.lot if command.lot in self.rules else (self._only_lot or "")
         return CommandRejected(
             at=now,
@@ -268,11 +292,11 @@ class Auction:
         state.seq += 1
         if event.at > state.clock:
             state.clock = event.at
-        bid_id: str = getattr(event, "bid_id", "")
-        if bid_id:
-            actor: str = getattr(event, "bidder", "") or getattr(event, "actor", "")
-            code = getattr(event, "code", "")
-            state.outcomes.setdefault(_dedupe_key(actor, bid_id), code)
+        actor_field = _ACTOR_FIELD.get(type(event))
+        if actor_field is not None and event.bid_id:  # type: ignore[attr-defined]
+            key = _dedupe_key(getattr(event, actor_field), event.bid_id)  # type: ignore[attr-defined]
+            if key not in state.outcomes:
+                state.outcomes[key] = getattr(event, "code", "")
         if not event.lot:
             self._apply_auction_wide(event)
             return

@@ -156,6 +156,8 @@ class BidderDropped(Event, frozen=True, tag="bidder_dropped"):
     bidder: str
     reason: str
     """``no_confirmation`` or ``withdrew``."""
+    bid_id: str = ""
+    """The withdrawing command's bid id, so that a retry is recognised."""
 
 
 class PriceChanged(Event, frozen=True, tag="price_changed"):

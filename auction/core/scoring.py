@@ -6,8 +6,9 @@
   ``adjusted = amount / coef``, an exact :class:`~fractions.Fraction`.
 - ``lifecycle``: ``adjusted = amount + non_price_cost``.
 
-Lower adjusted amounts rank better. The step rule always applies to the raw
-amount.
+Lower adjusted amounts rank better. In ``rounds`` the step rule applies to
+the raw amount (ProZorro); in ``open`` the decrement applies to the adjusted
+amount that ranks (the best adjusted bid, or one's own).
 """
 
 from __future__ import annotations

@@ -225,6 +225,7 @@ class AuctionSpec:
 
 # ------------------------------------------------------------------ parsing
 _PATH_RE = re.compile(r"`\$(.*?)`")
+_KEY_RE = re.compile(r"Object (?:contains unknown|missing required) field `([^`]*)`")
 
 
 def _field_from_msgspec(msg: str) -> tuple[str, str]:
@@ -232,6 +233,9 @@ def _field_from_msgspec(msg: str) -> tuple[str, str]:
     match = _PATH_RE.search(msg)
     path = match.group(1).lstrip(".") if match else ""
     text = msg.split(" - at ", 1)[0]
+    key = _KEY_RE.match(text)
+    if key:  # an unknown or missing key: name the key itself, not its table
+        path = f"{path}.{key.group(1)}" if path else key.group(1)
     return path, text
 
 
@@ -495,6 +499,10 @@ def _with_open(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
         raise SpecError(f"{owhere}decrement", "must be greater than zero")
     if not 1 <= settings.phases <= 100:
         raise SpecError(f"{owhere}phases", "must be between 1 and 100")
+    if settings.visibility == "rank" and settings.against == "best":
+        # Beating a hidden best bid would leak it through max_bid and the
+        # step_too_small message; rank-only auctions improve on one's own bid.
+        raise SpecError(f"{owhere}visibility", "visibility = 'rank' needs against = 'own'")
     duration = _ms(settings.duration_s, f"{owhere}duration_s")
     if duration % settings.phases:
         raise SpecError(f"{owhere}phases", "duration_s must split into whole-ms phases")
@@ -560,7 +568,8 @@ def _with_dutch(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
     if not rising and settings.limit_price >= settings.start_price:
         raise SpecError(f"{dwhere}limit_price", "a falling clock needs limit_price < start_price")
     if max(settings.start_price, settings.limit_price) > spec.start_value:
-        raise SpecError(f"{dwhere}", "prices must not exceed the lot's start_value (ceiling)")
+        highest = "limit_price" if rising else "start_price"
+        raise SpecError(f"{dwhere}{highest}", "prices must not exceed the lot's start_value")
     dutch = DutchSpec(
         start_price=settings.start_price,
         limit_price=settings.limit_price,

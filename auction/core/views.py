@@ -92,7 +92,9 @@ def lot_view(
         "stage": st.stage,
         "deadline": st.deadline,
         "start_value": lot.start_value,
-        "bidders": len(st.labels) - len(st.disqualified) if st.labels else len(lot.bidders),
+        "bidders": (
+            sum(1 for b in st.labels if b not in st.disqualified) if st.labels else len(lot.bidders)
+        ),
         "ladder": ladder,
     }
     if role == "bidder":

@@ -100,7 +100,8 @@ class FormatRules(Generic[S]):
         return [LotStarted(at=at, lot=self.lot.id, labels=admitted), *self.open_lot(st, at)]
 
     def start_order(self) -> list[str]:
-        """Label order: by sealed-bid submission time, then spec order."""
+        """Label order. By default sealed-bid submission time, then spec order;
+        ``rounds`` numbers bidders by the round-1 turn order instead."""
         ordered = sorted(enumerate(self.lot.bidders), key=lambda p: (p[1].submitted_at, p[0]))
         return [b.id for _, b in ordered]
 

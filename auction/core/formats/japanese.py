@@ -155,7 +155,11 @@ class JapaneseRules(FormatRules[JapaneseState]):
 
     def cancel_bid(self, st: JapaneseState, cmd: CancelBid, at: int) -> list[Event]:
         self._check_in(st, cmd.bidder)
-        return [BidderDropped(at=at, lot=self.lot.id, bidder=cmd.bidder, reason="withdrew")]
+        return [
+            BidderDropped(
+                at=at, lot=self.lot.id, bidder=cmd.bidder, reason="withdrew", bid_id=cmd.bid_id
+            )
+        ]
 
     # ---------------------------------------------------------------- apply
     def _apply_round(self, st: JapaneseState, ev: ClockRoundStarted) -> None:
@@ -216,11 +220,18 @@ class JapaneseRules(FormatRules[JapaneseState]):
         )
         return out
 
+    def next_price(self, st: JapaneseState) -> int | None:
+        """The next round's price, or None if the lot ends instead (floor)."""
+        if st.status != LIVE:
+            return None
+        price = st.price - self.step_for(st.price)
+        return price if price >= self.settings.floor else None
+
     def lot_view(self, st: JapaneseState, role: str, bidder: str | None) -> dict[str, Any]:
         view: dict[str, Any] = {
             "round": st.round,
             "price": st.price if st.status == LIVE else None,
-            "next_price": (st.price - self.step_for(st.price) if st.status == LIVE else None),
+            "next_price": self.next_price(st),
             "floor": self.settings.floor,
             "in": len(st.active),
             "confirmed": len(st.confirmed),
