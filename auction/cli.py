@@ -1,0 +1,246 @@
+"""The ``underbid`` command line.
+
+Subcommands: ``simulate`` (a whole auction on a virtual clock), ``demo`` (a
+demo auction with bots, paced in real time), ``import-ocds`` (a ProZorro /
+OCDS tender to a spec), ``validate`` (check a spec). Errors in input files
+are reported with the field or line that is wrong, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any, TextIO
+
+from auction import __version__
+from auction.core.errors import SpecError, UnderbidError
+from auction.core.money import format_amount
+from auction.core.record import audit_record, result
+from auction.core.spec import AuctionSpec, parse_spec, parse_time_ms
+from auction.documents import DocumentError, load_document
+from auction.sim.bots import STRATEGIES, Bot, make_bots
+from auction.sim.demo import DEMO_FORMATS, demo_spec
+from auction.sim.render import LadderPrinter
+from auction.sim.runner import Simulation
+from auction.sim.script import ScriptAction, ScriptError, parse_script
+
+EXIT_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_INPUT
+    try:
+        code: int = args.run(args)
+    except SpecError as exc:
+        _fail(f"invalid spec: {exc}")
+        return EXIT_INPUT
+    except ScriptError as exc:
+        _fail(f"invalid script: {exc}")
+        return EXIT_INPUT
+    except UnderbidError as exc:
+        _fail(str(exc))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader (``| head``) went away: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 0
+    return code
+
+
+def _fail(message: str) -> None:
+    print(f"underbid: error: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="underbid", description="Underbid: a real-time reverse-auction engine."
+    )
+    parser.add_argument("--version", action="version", version=f"underbid {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sim = sub.add_parser("simulate", help="run a whole auction on a virtual clock")
+    sim.add_argument("spec", help="auction spec (.toml or .json)")
+    sim.add_argument("--script", help="timed actions (.toml or .json), see docs/simulate.md")
+    sim.add_argument(
+        "--bots",
+        help="'all', 'none', or BIDDER=STRATEGY,... (strategies: "
+        f"{', '.join(STRATEGIES)}); default: all without --script, none with it",
+    )
+    sim.add_argument("--seed", type=int, default=1, help="seed for the bots (default 1)")
+    sim.add_argument("--json", action="store_true", help="print only the audit record as JSON")
+    sim.add_argument("--verbose", action="store_true", help="also print every clock tick")
+    sim.set_defaults(run=_simulate)
+
+    demo = sub.add_parser("demo", help="watch a demo auction with bots in real time")
+    demo.add_argument("--format", choices=DEMO_FORMATS, default="rounds")
+    demo.add_argument(
+        "--speed", type=float, default=10.0, help="virtual seconds per real second (default 10)"
+    )
+    demo.add_argument("--seed", type=int, default=None, help="seed for the bots (default: random)")
+    demo.set_defaults(run=_demo)
+
+    imp = sub.add_parser("import-ocds", help="turn a ProZorro/OCDS tender into a spec")
+    imp.add_argument("tender", help="tender JSON (with or without the {'data': ...} wrapper)")
+    imp.add_argument("--lot", help="import only this lot of a multi-lot tender")
+    imp.add_argument(
+        "--start-at",
+        help="start time (ISO-8601 with zone); overrides the tender's auctionPeriod.startDate",
+    )
+    imp.add_argument("--out", help="write the spec here instead of stdout")
+    imp.set_defaults(run=_import_ocds)
+
+    val = sub.add_parser("validate", help="check a spec file and summarise it")
+    val.add_argument("spec")
+    val.set_defaults(run=_validate)
+    return parser
+
+
+# -------------------------------------------------------------- simulate
+def _bots_for(spec: AuctionSpec, choice: str | None, scripted: bool, seed: int) -> list[Bot]:
+    if choice is None:
+        choice = "none" if scripted else "all"
+    if choice == "none":
+        return []
+    if choice == "all":
+        return make_bots(spec, seed=seed)
+    assignment: dict[str, str] = {}
+    for part in choice.split(","):
+        bidder, sep, strategy = part.partition("=")
+        if not sep or not bidder.strip() or not strategy.strip():
+            raise UnderbidError(f"--bots: expected BIDDER=STRATEGY, got {part!r}")
+        assignment[bidder.strip()] = strategy.strip()
+    try:
+        return make_bots(spec, assignment, seed=seed)
+    except ValueError as exc:
+        raise UnderbidError(f"--bots: {exc}") from None
+
+
+def _load_script(path: str | None, spec: AuctionSpec) -> list[ScriptAction]:
+    if path is None:
+        return []
+    return parse_script(load_document(path), spec.start_at)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    spec = parse_spec(load_document(args.spec))
+    actions = _load_script(args.script, spec)
+    bots = _bots_for(spec, args.bots, bool(args.script), args.seed)
+    sim = Simulation(spec, actions=actions, bots=bots)
+    if not args.json:
+        _header(spec, sys.stdout, bots)
+        sim.on_events = LadderPrinter(sim.auction, sys.stdout, verbose=args.verbose)
+    auction = sim.run()
+    if args.json:
+        json.dump(audit_record(auction, sim.journal), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        _summary(result(auction), sys.stdout)
+        if sim.stopped:
+            print(f"note: the simulation stopped early: {sim.stopped}")
+    return 0
+
+
+def _header(spec: AuctionSpec, out: TextIO, bots: Sequence[Bot]) -> None:
+    formats = ", ".join(sorted({lot.format for lot in spec.lots}))
+    out.write(f"Auction {spec.id}: {spec.title or '(untitled)'} [{formats}]\n")
+    for lot in spec.lots:
+        start = format_amount(lot.start_value, spec.currency, spec.currency_exponent)
+        out.write(f"  lot {lot.id}: start value {start}, {len(lot.bidders)} bidders\n")
+    if bots:
+        out.write("  bots: " + ", ".join(f"{b.bidder} ({b.strategy})" for b in bots) + "\n")
+    out.write(
+        "Times are shown from the start of the auction; bidders stay anonymous until the end.\n"
+    )
+
+
+def _summary(res: dict[str, Any], out: TextIO) -> None:
+    cur, exp = res["currency"], res["currency_exponent"]
+
+    def money(value: int | None) -> str:
+        return "-" if value is None else format_amount(value, cur, exp)
+
+    out.write("\nRESULT\n")
+    for lot in res["lots"]:
+        out.write(f"lot {lot['lot']} ({lot['format']}): {lot['outcome'] or lot['status']}\n")
+        winner = lot["winner"]
+        if winner:
+            out.write(
+                f"  winner: {winner['name']} ({winner['label']}) at {money(winner['amount'])}"
+                f"; savings {money(lot['savings'])} ({lot['savings_percent']} %)\n"
+            )
+        for row in lot["ranking"]:
+            if row["amount"] is None:
+                continue
+            score = ""
+            if row["score"] not in (None, str(row["amount"])):
+                score = f"  scored {format_amount(Fraction(row['score']), cur, exp)}"
+            out.write(f"  {row['rank']:>2}. {row['name']:<28} {money(row['amount']):>20}{score}\n")
+
+
+# ------------------------------------------------------------------ demo
+def _demo(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        raise UnderbidError("--speed must be greater than zero")
+    real_start = time.time()
+    virtual_start = int(real_start * 1000)
+    spec = parse_spec(demo_spec(args.format, virtual_start))
+    seed = args.seed if args.seed is not None else int(real_start)
+    bots = make_bots(spec, seed=seed)
+
+    def pace(virtual_ms: int) -> None:
+        due = real_start + (virtual_ms - virtual_start) / 1000 / args.speed
+        delay = due - time.time()
+        if delay > 0:
+            time.sleep(delay)
+
+    sim = Simulation(spec, bots=bots, pace=pace)
+    print(f"Underbid demo: a live {args.format} auction, {args.speed:g}x real time. Ctrl-C stops.")
+    _header(spec, sys.stdout, bots)
+    sim.on_events = LadderPrinter(sim.auction, sys.stdout)
+    auction = sim.run()
+    _summary(result(auction), sys.stdout)
+    print(f"\n{len(sim.journal)} events journaled; state hash {auction.state_hash()[:16]}")
+    return 0
+
+
+# ----------------------------------------------------------- import-ocds
+def _import_ocds(args: argparse.Namespace) -> int:
+    from auction.importers.ocds import tender_to_spec
+
+    tender = load_document(args.tender)
+    start_at = parse_time_ms(args.start_at, "--start-at") if args.start_at else None
+    spec = tender_to_spec(tender, lot_id=args.lot, start_at=start_at)
+    parse_spec(spec)
+    text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise DocumentError(f"{args.out}: cannot write: {exc}") from None
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    spec = parse_spec(load_document(args.spec))
+    _header(spec, sys.stdout, [])
+    print("valid")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
