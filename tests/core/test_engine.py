@@ -19,7 +19,6 @@ from auction.core import (
     Disqualify,
     EngineBug,
     Extend,
-    Outcome,
     Pause,
     PlaceBid,
     Resume,
@@ -59,6 +58,7 @@ from auction.core.events import (
     encode_events,
 )
 from auction.core.record import RECORD_VERSION, iso
+from tests.core.harness import Run, accepted, rejected
 from tests.factories import (
     SEC,
     START,
@@ -78,28 +78,6 @@ OPEN = 600 * SEC
 """Open duration of the default spec."""
 
 
-class Run:
-    """An auction and its journal: every event of every call, in order."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = parse_spec(spec)
-        self.auction = Auction(self.spec)
-        self.journal: list[Event] = []
-
-    def advance(self, now: int) -> list[Event]:
-        events = self.auction.advance(now)
-        self.journal.extend(events)
-        return events
-
-    def handle(self, command: AnyCommand, now: int) -> Outcome:
-        out = self.auction.handle(command, now)
-        self.journal.extend(out.events)
-        return out
-
-    def lot(self, lot_id: str) -> Any:
-        return self.auction.lot_states[lot_id]
-
-
 def two_lots(**kw: Any) -> dict[str, Any]:
     """Lot J (japanese: b1, b2, b3) and lot D (dutch: b1, b2, b4)."""
     dutch = dutch_spec()
@@ -109,21 +87,6 @@ def two_lots(**kw: Any) -> dict[str, Any]:
 
 def open_lots(n: int = 2, **kw: Any) -> dict[str, Any]:
     return multi_spec(*(as_lot(open_spec(), f"L{i + 1}") for i in range(n)), **kw)
-
-
-def rejected(out: Outcome, code: Code) -> CommandRejected:
-    assert out.rejection is not None, out
-    assert out.rejection.code == code
-    assert not out.duplicate
-    rej = out.events[-1]
-    assert isinstance(rej, CommandRejected)
-    assert rej.code == code.value
-    return rej
-
-
-def accepted(out: Outcome) -> list[Event]:
-    assert out.rejection is None, out.rejection
-    return out.events
 
 
 def only(events: list[Event], kind: type[Event]) -> list[Any]:

@@ -19,7 +19,6 @@ from auction.core import (
     Code,
     Disqualify,
     Extend,
-    Outcome,
     Pause,
     PlaceBid,
     Resume,
@@ -28,7 +27,6 @@ from auction.core import (
     parse_spec,
     result,
 )
-from auction.core.commands import AnyCommand
 from auction.core.events import (
     AuctionResumed,
     BidderDisqualified,
@@ -37,80 +35,16 @@ from auction.core.events import (
     CloseExtended,
     CommandRejected,
     DeadlineExtended,
-    Event,
     LotEnded,
     LotStarted,
     PhaseStarted,
 )
+from tests.core.harness import Run, accepted, ints, rejected
 from tests.factories import SEC, START, bidders, build, open_spec
 
 DURATION = 600 * SEC
 CLOSE = START + DURATION
 FAR = START + 10**9
-
-
-class Run:
-    """An auction on a fake clock, keeping the journal of every event."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = parse_spec(spec)
-        self.auction = Auction(self.spec)
-        self.journal: list[Event] = []
-
-    def handle(self, command: AnyCommand, now: int) -> Outcome:
-        out = self.auction.handle(command, now)
-        self.journal.extend(out.events)
-        return out
-
-    def advance(self, now: int) -> list[Event]:
-        events = self.auction.advance(now)
-        self.journal.extend(events)
-        return events
-
-    def bid(self, bidder: str, amount: int, now: int, **kw: Any) -> Outcome:
-        return self.handle(PlaceBid(bidder=bidder, amount=amount, **kw), now)
-
-    def view(self, role: str, bidder: str | None = None) -> dict[str, Any]:
-        lot: dict[str, Any] = auction_view(self.auction, role, bidder)["lots"][0]
-        return lot
-
-    def of(self, kind: type[Event]) -> list[Any]:
-        return [ev for ev in self.journal if isinstance(ev, kind)]
-
-    def ended(self) -> LotEnded:
-        (end,) = self.of(LotEnded)
-        assert isinstance(end, LotEnded)
-        return end
-
-    @property
-    def st(self) -> Any:
-        return self.auction.lot_states["1"]
-
-
-def rejected(out: Outcome, code: Code) -> None:
-    """``out`` is a rejection with ``code``, journaled as its last event."""
-    assert out.rejection is not None, out
-    assert out.rejection.code == code
-    last = out.events[-1]
-    assert isinstance(last, CommandRejected)
-    assert last.code == code.value
-
-
-def accepted(out: Outcome) -> None:
-    assert out.rejection is None, out.rejection
-
-
-def ints(obj: Any) -> set[int]:
-    """Every int anywhere in a JSON-like structure."""
-    if isinstance(obj, bool):
-        return set()
-    if isinstance(obj, int):
-        return {obj}
-    if isinstance(obj, dict):
-        return set().union(*(ints(v) for v in obj.values())) if obj else set()
-    if isinstance(obj, list):
-        return set().union(*(ints(v) for v in obj)) if obj else set()
-    return set()
 
 
 def percent_spec(percent: Any, **kw: Any) -> dict[str, Any]:
