@@ -225,6 +225,7 @@ class AuctionSpec:
 
 # ------------------------------------------------------------------ parsing
 _PATH_RE = re.compile(r"`\$(.*?)`")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _KEY_RE = re.compile(r"Object (?:contains unknown|missing required) field `([^`]*)`")
 
 
@@ -239,8 +240,22 @@ def _field_from_msgspec(msg: str) -> tuple[str, str]:
     return path, text
 
 
-def parse_time_ms(value: str | int, where: str) -> int:
-    """An ISO-8601 time with a zone (or ms since epoch) as ms since epoch, exactly."""
+def _plain(value: Any) -> Any:
+    """A copy with TOML's native date-times written as ISO-8601 text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_time_ms(value: str | int | datetime, where: str) -> int:
+    """An ISO-8601 time with a zone, a TOML date-time, or ms since epoch, as ms since
+    epoch, exactly."""
+    if isinstance(value, datetime):
+        return _datetime_ms(value, where)
     if isinstance(value, bool):
         raise SpecError(where, "expected a time, got a boolean")
     if isinstance(value, int):
@@ -251,8 +266,12 @@ def parse_time_ms(value: str | int, where: str) -> int:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise SpecError(where, f"not an ISO-8601 time: {value!r}") from None
+    return _datetime_ms(moment, where)
+
+
+def _datetime_ms(moment: datetime, where: str) -> int:
     if moment.tzinfo is None:
-        raise SpecError(where, f"the time {value!r} has no time zone (add Z or +HH:MM)")
+        raise SpecError(where, f"the time {moment.isoformat()} has no time zone (add Z or +HH:MM)")
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
@@ -283,7 +302,7 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
     """Validate a spec mapping. Raises :class:`SpecError` naming the field."""
     if not isinstance(data, Mapping):
         raise SpecError("", "a spec must be a table/object")
-    raw = dict(data)
+    raw = _plain(data)
     top = {k: v for k, v in raw.items() if k in _AUCTION_KEYS}
     lot_keys = {k: v for k, v in raw.items() if k not in _AUCTION_KEYS}
     single = "lots" not in raw
@@ -303,8 +322,11 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
     def prefix(i: int) -> str:
         return "" if single else f"lots[{i}]."
 
-    if not parsed.id.strip():
-        raise SpecError("id", "must not be empty")
+    if not _ID_RE.fullmatch(parsed.id):
+        raise SpecError(
+            "id",
+            "1-128 characters: letters, digits and . _ : - (it names journal keys and URLs)",
+        )
     if not parsed.lots:
         raise SpecError("lots", "an auction needs at least one lot")
     if not 0 <= parsed.currency_exponent <= 4:

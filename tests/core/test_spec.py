@@ -413,3 +413,38 @@ def test_spec_error_carries_field_and_message() -> None:
         parse_spec(change(japanese_spec(), "start_value", 0))
     assert info.value.field == "start_value"
     assert str(info.value) == f"start_value: {info.value.message}"
+
+
+# ------------------------------------------------ ids and TOML date-times
+@pytest.mark.parametrize("bad", ["", "a b", "a{b}", "-lead", "x" * 129, "тендер"])
+def test_auction_ids_are_safe_for_journal_keys_and_urls(bad: str) -> None:
+    with pytest.raises(SpecError) as err:
+        parse_spec(rounds_spec(id=bad))
+    assert err.value.field == "id"
+
+
+def test_toml_native_date_times_are_accepted_and_kept_as_text() -> None:
+    import tomllib
+
+    doc = tomllib.loads(
+        'id = "t1"\nstart_at = 2026-12-01T10:00:00+02:00\nformat = "rounds"\n'
+        "start_value = 100\nminimal_step = 1\n"
+        "[[bidders]]\nid = 'a'\namount = 90\nsubmitted_at = 2026-11-01T00:00:00Z\n"
+        "[[bidders]]\nid = 'b'\namount = 95\n"
+    )
+    spec = parse_spec(doc)
+    assert spec.start_at == 1_796_112_000_000
+    assert spec.raw["start_at"] == "2026-12-01T10:00:00+02:00"
+    assert spec.lots[0].bidders[0].submitted_at == 1_793_491_200_000
+
+
+def test_a_toml_local_date_time_without_zone_is_refused() -> None:
+    import tomllib
+
+    doc = tomllib.loads(
+        'id = "t1"\nstart_at = 2026-12-01T10:00:00\nformat = "rounds"\n'
+        "start_value = 100\nminimal_step = 1\nbidders = []\n"
+    )
+    with pytest.raises(SpecError) as err:
+        parse_spec(doc)
+    assert err.value.field == "start_at"
