@@ -1,0 +1,503 @@
+"""The runtime: live auctions in one asyncio process, durable before anyone hears.
+
+One :class:`Runtime` hosts many auctions. For each it is the **single writer**:
+every command of an auction is decided by the pure engine inside the event
+loop (no awaits in between, so no interleaving), and every event is appended
+to the journal before a bidder is acknowledged or a watcher is told.
+
+Group commit: the events decided during one turn of the event loop, across
+all auctions, go to the journal in one :meth:`Journal.append_batch` call (one
+pipelined round trip with Redis). While a batch is in flight, new events
+queue up for the next one, so throughput does not collapse to one round trip
+per bid.
+
+If an append fails (journal unreachable, or fenced by a newer writer), every
+command waiting on it is answered :class:`Unavailable` (never acknowledged),
+the auction's in-memory state is dropped, and it is rebuilt from the journal
+(snapshot + tail) once the journal answers again: what the journal holds is
+the truth. A command answered ``unavailable`` may or may not have been
+written (the append may have reached the store just before the connection
+broke): the client retries with the same ``bid_id`` and gets the original
+outcome (exactly-once, see docs/engine.md).
+
+Deadlines come from the engine (:meth:`Auction.next_deadline`) and the
+injected clock; :meth:`Runtime.tick` fires whatever is due. A deadline that
+passes while the journal is down takes effect, dated at its own time, as soon
+as the auction is rebuilt: bidders were refused during the outage, and an
+official may ``extend`` afterwards (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from auction.clock import Clock, SystemClock
+from auction.core.commands import AnyCommand
+from auction.core.engine import Auction, Outcome
+from auction.core.errors import UnderbidError
+from auction.core.events import Event, decode_event, encode_event
+from auction.core.spec import AuctionSpec, parse_spec
+from auction.runtime.journal import (
+    Append,
+    Journal,
+    JournalError,
+    JournalUnavailable,
+    StaleEpoch,
+)
+
+log = logging.getLogger("underbid.runtime")
+
+Listener = Callable[[str, int, list[Event]], None]
+"""Called with (auction id, seq of the first event, events) once they are durable."""
+
+
+class RuntimeError_(UnderbidError):
+    """Base of the runtime's errors (each has a stable ``code``)."""
+
+    code = "runtime_error"
+
+
+class Unavailable(RuntimeError_):
+    """The journal cannot be reached: nothing was acknowledged. Retry with the same bid_id."""
+
+    code = "unavailable"
+
+
+class UnknownAuction(RuntimeError_):
+    """No such auction in the journal."""
+
+    code = "unknown_auction"
+
+
+class NotHosted(RuntimeError_):
+    """The auction exists but another node is its writer."""
+
+    code = "not_hosted"
+
+
+@dataclass
+class _Hosted:
+    """One auction this process writes."""
+
+    id: str
+    auction: Auction
+    epoch: int
+    durable_seq: int
+    """Events up to here are in the journal."""
+    last_snapshot_seq: int
+    pending: list[Event] = field(default_factory=list)
+    """Decided, applied in memory, not yet durable."""
+    waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    """(seq that must be durable, future) of commands awaiting their ack."""
+    degraded: bool = False
+    """In-memory state dropped after a failed append; being rebuilt."""
+    finished_marked: bool = False
+
+
+class Runtime:
+    """Hosts auctions; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        clock: Clock | None = None,
+        *,
+        node_id: str | None = None,
+        lease_ms: int = 5_000,
+        snapshot_every: int = 1_000,
+        retry_ms: int = 200,
+    ) -> None:
+        self.journal = journal
+        """Where events become durable."""
+        self.clock: Clock = clock or SystemClock()
+        """The only source of time."""
+        self.node_id = node_id or f"node-{uuid.uuid4().hex[:12]}"
+        """This process's name as a lease owner."""
+        self.lease_ms = lease_ms
+        """How long a writer's lease lasts without renewal (renewed every third of it)."""
+        self.snapshot_every = snapshot_every
+        """A snapshot rides along with the append every this many events."""
+        self.retry_ms = retry_ms
+        """Back-off between attempts to rebuild an auction while the journal is down."""
+        self._hosts: dict[str, _Hosted] = {}
+        self._listeners: list[Listener] = []
+        self._dirty: dict[str, _Hosted] = {}
+        self._flush_task: asyncio.Task[None] | None = None
+        self._flush_scheduled = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recovering: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._running = False
+        self.ready = False
+        """True once the journal answered and every auction was recovered."""
+        self.stats: dict[str, int] = {"appends": 0, "batches": 0, "events": 0, "degraded": 0}
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self, *, background: bool = True) -> None:
+        """Recover every unfinished auction, then (with ``background``) run the
+        timer, lease and adoption loops. Tests on a fake clock pass
+        ``background=False`` and call :meth:`tick` themselves."""
+        self._running = True
+        try:
+            settings = await self.journal.durability()
+            log.info(
+                "journal %s; durability: %s",
+                self.journal.name,
+                ", ".join(f"{k}={v}" for k, v in settings.items()),
+            )
+        except JournalUnavailable as exc:
+            log.warning("journal %s unreachable at start: %s", self.journal.name, exc)
+        await self.adopt()
+        self.ready = True
+        if background:
+            self._tasks = [
+                asyncio.create_task(self._timer_loop(), name="underbid-timers"),
+                asyncio.create_task(self._lease_loop(), name="underbid-leases"),
+            ]
+
+    async def stop(self) -> None:
+        """Finish the in-flight batch, stop the loops and release the leases."""
+        self._running = False
+        for task in [*self._tasks, *self._recovering.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._recovering.values()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._recovering.clear()
+        with contextlib.suppress(JournalError):
+            await self.drain()
+        for host in list(self._hosts.values()):
+            with contextlib.suppress(JournalError):
+                await self.journal.release(host.id, self.node_id, host.epoch)
+
+    async def adopt(self) -> list[str]:
+        """Take over every active auction whose lease is free; returns their ids.
+
+        At start this recovers this node's own auctions after a crash; run
+        periodically it is the takeover of a dead node's auctions.
+        """
+        adopted: list[str] = []
+        try:
+            active = await self.journal.active_auctions()
+        except JournalUnavailable as exc:
+            log.warning("cannot list auctions: %s", exc)
+            return adopted
+        for auction_id in active:
+            if auction_id in self._hosts:
+                continue
+            try:
+                epoch = await self.journal.acquire(auction_id, self.node_id, self.lease_ms)
+                if epoch is None:
+                    continue
+                self._hosts[auction_id] = await self._load(auction_id, epoch)
+            except JournalUnavailable as exc:
+                log.warning("cannot recover %s now: %s", auction_id, exc)
+                continue
+            adopted.append(auction_id)
+            log.info("hosting %s (epoch %d)", auction_id, epoch)
+        if adopted:
+            self._wake.set()
+        return adopted
+
+    async def _load(self, auction_id: str, epoch: int) -> _Hosted:
+        raw = await self.journal.spec(auction_id)
+        if raw is None:
+            raise UnknownAuction(f"no auction {auction_id!r}")
+        spec = parse_spec(msgspec.json.decode(raw))
+        snap = await self.journal.snapshot(auction_id)
+        if snap is not None:
+            auction = Auction.restore(spec, snap.data)
+            after = snap.seq
+        else:
+            auction = Auction(spec)
+            after = 0
+        apply = auction.apply
+        for _, data in await self.journal.read(auction_id, after):
+            apply(decode_event(data))
+        seq = auction.state.seq
+        return _Hosted(auction_id, auction, epoch, durable_seq=seq, last_snapshot_seq=after)
+
+    # -------------------------------------------------------------- queries
+    def hosted(self) -> list[str]:
+        return sorted(self._hosts)
+
+    def auction(self, auction_id: str) -> Auction:
+        """The live engine of a hosted auction (read it, never mutate it)."""
+        host = self._host(auction_id)
+        if host.degraded:
+            raise Unavailable(f"auction {auction_id} is being rebuilt from the journal")
+        return host.auction
+
+    def durable_seq(self, auction_id: str) -> int:
+        return self._host(auction_id).durable_seq
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Be told of every durable event; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _host(self, auction_id: str) -> _Hosted:
+        host = self._hosts.get(auction_id)
+        if host is None:
+            raise NotHosted(f"auction {auction_id!r} is not hosted here")
+        return host
+
+    # ------------------------------------------------------------- commands
+    async def create(self, spec_data: Mapping[str, Any]) -> AuctionSpec:
+        """Validate a spec, store it, and host the new auction."""
+        spec = parse_spec(spec_data)
+        await self.journal.create(spec.id, msgspec.json.encode(spec.raw))
+        epoch = await self.journal.acquire(spec.id, self.node_id, self.lease_ms)
+        if epoch is None:
+            raise NotHosted(f"auction {spec.id!r} was taken by another node")
+        self._hosts[spec.id] = _Hosted(spec.id, Auction(spec), epoch, 0, 0)
+        self._wake.set()
+        log.info("created %s (%d lots)", spec.id, len(spec.lots))
+        return spec
+
+    async def submit(self, auction_id: str, command: AnyCommand) -> Outcome:
+        """Decide a command and return its outcome once its events are durable.
+
+        Raises :class:`Unavailable` when the journal could not confirm it.
+        """
+        host = self._host(auction_id)
+        if host.degraded:
+            raise Unavailable("the journal is unreachable: retry with the same bid_id")
+        outcome = host.auction.handle(command, self.clock.now_ms())
+        if outcome.events:
+            self._enqueue(host, outcome.events)
+            self._wake.set()
+        # A duplicate's original may still be in flight: wait for all decided so far.
+        await self._durable(host, host.auction.state.seq)
+        return outcome
+
+    def submit_nowait(self, auction_id: str, command: AnyCommand) -> asyncio.Future[Outcome]:
+        """Like :meth:`submit`, deciding now and resolving once durable."""
+        return asyncio.ensure_future(self.submit(auction_id, command))
+
+    async def tick(self) -> int:
+        """Fire every deadline due by the clock's now; returns how many events."""
+        now = self.clock.now_ms()
+        fired = 0
+        for host in list(self._hosts.values()):
+            if host.degraded:
+                continue
+            deadline = host.auction.next_deadline()
+            if deadline is not None and deadline <= now:
+                events = host.auction.advance(now)
+                if events:
+                    fired += len(events)
+                    self._enqueue(host, events)
+        return fired
+
+    async def drain(self) -> None:
+        """Wait until everything decided so far is durable (or has failed)."""
+        while self._flush_task is not None or self._flush_scheduled:
+            if self._flush_task is not None:
+                with contextlib.suppress(JournalError):
+                    await asyncio.shield(self._flush_task)
+            else:
+                await asyncio.sleep(0)
+
+    # --------------------------------------------------------- group commit
+    def _enqueue(self, host: _Hosted, events: list[Event]) -> None:
+        host.pending.extend(events)
+        self._dirty[host.id] = host
+        if self._flush_task is None and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_scheduled = False
+        if self._flush_task is None and self._dirty:
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _durable(self, host: _Hosted, seq: int) -> None:
+        if host.durable_seq >= seq:
+            return
+        if host.degraded:
+            raise Unavailable("the journal is unreachable: retry with the same bid_id")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        host.waiters.append((seq, future))
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._dirty:
+                batch = list(self._dirty.values())
+                self._dirty = {}
+                appends: list[Append] = []
+                inflight: list[list[Event]] = []
+                for host in batch:
+                    events, host.pending = host.pending, []
+                    snapshot = None
+                    last = host.durable_seq + len(events)
+                    if last - host.last_snapshot_seq >= self.snapshot_every:
+                        snapshot = host.auction.snapshot()  # state after ``last``
+                    appends.append(
+                        Append(
+                            host.id,
+                            host.epoch,
+                            host.durable_seq + 1,
+                            [encode_event(ev) for ev in events],
+                            snapshot,
+                        )
+                    )
+                    inflight.append(events)
+                try:
+                    results: list[JournalError | None] = await self.journal.append_batch(appends)
+                except JournalUnavailable as exc:
+                    results = [exc] * len(batch)
+                self.stats["batches"] += 1
+                # Events decided while the batch was in flight went to
+                # host.pending and host is in _dirty again: the next batch.
+                for host, append, events, result in zip(
+                    batch, appends, inflight, results, strict=True
+                ):
+                    if result is None:
+                        self._committed(host, append, events)
+                    else:
+                        self._degrade(host, result)
+        finally:
+            self._flush_task = None
+            if self._dirty and not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _committed(self, host: _Hosted, append: Append, events: list[Event]) -> None:
+        first = append.first_seq
+        host.durable_seq = first + len(events) - 1
+        if append.snapshot is not None:
+            host.last_snapshot_seq = host.durable_seq
+        self.stats["appends"] += 1
+        self.stats["events"] += len(events)
+        still: list[tuple[int, asyncio.Future[None]]] = []
+        for seq, future in host.waiters:
+            if seq <= host.durable_seq:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((seq, future))
+        host.waiters = still
+        for listener in list(self._listeners):
+            try:
+                listener(host.id, first, events)
+            except Exception:  # a listener's bug must not break the writer
+                log.exception("listener failed for %s", host.id)
+        if host.auction.finished and not host.finished_marked and not host.pending:
+            host.finished_marked = True
+            asyncio.get_running_loop().create_task(self._mark_finished(host))
+
+    async def _mark_finished(self, host: _Hosted) -> None:
+        try:
+            await self.journal.finish(host.id)
+            await self.journal.release(host.id, self.node_id, host.epoch)
+        except JournalUnavailable:
+            host.finished_marked = False  # retried on the next commit or restart
+
+    def _degrade(self, host: _Hosted, error: JournalError) -> None:
+        """Drop the in-memory state; refuse its waiters; rebuild from the journal."""
+        self.stats["degraded"] += 1
+        host.degraded = True
+        host.pending = []
+        self._dirty.pop(host.id, None)
+        for _, future in host.waiters:
+            if not future.done():
+                future.set_exception(
+                    Unavailable("the journal did not confirm: retry with the same bid_id")
+                )
+        host.waiters = []
+        if isinstance(error, StaleEpoch):
+            log.warning("%s: fenced by a newer writer; no longer hosted here", host.id)
+            self._hosts.pop(host.id, None)
+            return
+        log.warning("%s: append failed (%s); rebuilding from the journal", host.id, error)
+        if host.id not in self._recovering:
+            self._recovering[host.id] = asyncio.get_running_loop().create_task(
+                self._rebuild(host.id)
+            )
+
+    async def _rebuild(self, auction_id: str) -> None:
+        try:
+            while self._running and not await self.rebuild(auction_id):
+                await asyncio.sleep(self.retry_ms / 1000)
+        finally:
+            self._recovering.pop(auction_id, None)
+
+    async def rebuild(self, auction_id: str) -> bool:
+        """One attempt to rebuild a degraded auction from the journal.
+
+        True when done (rebuilt, or found taken by another node); False while
+        the journal is still unreachable. The background task retries every
+        ``retry_ms``; tests call this directly instead of waiting.
+        """
+        host = self._hosts.get(auction_id)
+        if host is None or not host.degraded:
+            return True
+        try:
+            epoch = await self.journal.acquire(auction_id, self.node_id, self.lease_ms)
+            if epoch is None:
+                log.warning("%s: taken over by another node", auction_id)
+                self._hosts.pop(auction_id, None)
+                return True
+            self._hosts[auction_id] = await self._load(auction_id, epoch)
+        except JournalUnavailable:
+            return False
+        log.info("%s: rebuilt from the journal (epoch %d)", auction_id, epoch)
+        self._wake.set()
+        return True
+
+    # -------------------------------------------------------- background loops
+    async def _timer_loop(self) -> None:
+        while True:
+            now = self.clock.now_ms()
+            upcoming = [
+                d
+                for h in self._hosts.values()
+                if not h.degraded and (d := h.auction.next_deadline()) is not None
+            ]
+            nxt = min(upcoming, default=None)
+            if nxt is not None and nxt <= now:
+                await self.tick()
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            delay = 60.0 if nxt is None else (nxt - now) / 1000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            for host in list(self._hosts.values()):
+                if host.finished_marked or host.degraded:
+                    continue
+                try:
+                    if await self.journal.renew(host.id, self.node_id, host.epoch, self.lease_ms):
+                        continue
+                    # Lost the lease: only safe to go on if nobody took it meanwhile.
+                    epoch = await self.journal.acquire(host.id, self.node_id, self.lease_ms)
+                except JournalUnavailable:
+                    continue
+                if epoch is None:
+                    log.warning("%s: lease taken by another node; dropping it", host.id)
+                    self._degrade(host, StaleEpoch("lease lost"))
+                else:
+                    self._renewed_after_loss(host, epoch)
+            await self.adopt()
+
+    def _renewed_after_loss(self, host: _Hosted, epoch: int) -> None:
+        # Nobody wrote under a newer epoch (we got the next one), so the
+        # in-memory state still matches the journal; appends in flight under
+        # the old epoch will be refused and rebuild the auction, which is safe.
+        log.info("%s: lease re-acquired (epoch %d)", host.id, epoch)
+        host.epoch = epoch
