@@ -238,6 +238,15 @@ class Auction:
                 raise BidRejected(Code.INVALID_EXTENSION, "an extension must be positive")
             if self.lot_states[lot_id].status == ENDED:
                 raise BidRejected(Code.AUCTION_CLOSED, f"lot {lot_id} is over")
+            # A deadline at or before the pause is due the moment the auction resumes
+            # (a disqualification ended the lot, turn or round): extending it would
+            # reopen bidding that the rules have closed.
+            due = self.lot_states[lot_id].deadline
+            if self.state.paused_at is not None and due is not None and due <= self.state.paused_at:
+                raise BidRejected(
+                    Code.INVALID_EXTENSION,
+                    f"lot {lot_id} moves on as soon as the auction resumes: nothing to extend",
+                )
             return [DeadlineExtended(at=now, lot=lot_id, official=command.official, ms=command.ms)]
         if isinstance(command, Disqualify):
             lots = [self._lot_id(command.lot)] if command.lot else list(self.rules)

@@ -55,7 +55,7 @@ class Code(StrEnum):
     ALREADY_PAUSED = "already_paused"
     """Pause was sent while the auction is paused."""
     INVALID_EXTENSION = "invalid_extension"
-    """An extension must be a positive number of milliseconds."""
+    """An extension must be a positive number of milliseconds, of a deadline still ahead."""
 
 
 class UnderbidError(Exception):
