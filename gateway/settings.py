@@ -1,0 +1,345 @@
+"""Server settings: a TOML file, then environment variables, over safe defaults.
+
+``config/default.toml`` lists every key with its default and one comment
+(a test keeps it equal to the defaults here). A file only needs the keys it
+changes. Each key can be overridden by ``UNDERBID_<SECTION>_<KEY>``, e.g.
+``UNDERBID_SERVER_PORT=9000`` or ``UNDERBID_LIMITS_MAX_FRAME_BYTES=8192``,
+parsed with the key's type: integers in decimal, booleans as
+``true``/``false``/``1``/``0``, lists comma-separated.
+
+Nothing is guessed: an unknown section or key (a typo) is an error, and so is
+a value of the wrong type or out of range. Every error names the dotted key
+(``limits.max_frame_bytes``) or, for an override, the variable
+(``UNDERBID_LIMITS_MAX_FRAME_BYTES``), and the start stops.
+
+Errors (the exception tree)::
+
+    ValueError
+    └── SettingsError   a file that cannot be read or parsed (key: its path; the
+                        message has the line), or a bad key or value (key: the
+                        dotted key or the environment variable)
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Final, get_args, get_origin
+from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import Meta
+
+log = logging.getLogger("underbid.gateway")
+
+ENV_PREFIX: Final = "UNDERBID_"
+MIN_SECRET_CHARS: Final = 32
+"""A configured token secret shorter than this is refused (HMAC-SHA256 wants 32 bytes)."""
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+Positive = Annotated[int, Meta(ge=1)]
+
+
+class SettingsError(ValueError):
+    """A bad settings file or value. ``key`` says where, so the operator can fix it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        """The dotted key, the environment variable, or the file's path."""
+        self.message = message
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class ServerSettings(_Section, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    """Interface to listen on; loopback unless exposed on purpose."""
+    port: Port = 8000
+    public_url: str = ""
+    """How clients reach the server (behind a proxy); empty: derived from host and port."""
+
+
+class JournalSettings(_Section, frozen=True, kw_only=True):
+    redis_url: str = ""
+    """Empty (or ``memory://``): the embedded in-memory journal; else ``redis://...``."""
+    lease_ms: Positive = 5000
+    """How long a writer's lease on an auction lasts unless renewed."""
+    snapshot_every: Positive = 1000
+    """Write a snapshot after this many events."""
+
+
+class SecuritySettings(_Section, frozen=True, kw_only=True):
+    token_secret: str = ""
+    """HMAC key for tokens, at least 32 characters; empty: random per process."""
+    allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
+    """Origins (``http(s)://host[:port]``) whose pages may open WebSockets."""
+    token_ttl_s: Positive = 86400
+    """Lifetime of the tokens the server issues."""
+
+
+class LimitsSettings(_Section, frozen=True, kw_only=True):
+    max_frame_bytes: Positive = 4096
+    messages_per_second: Positive = 20
+    """Sustained messages per second per connection (token bucket rate)."""
+    burst: Positive = 40
+    """Messages a connection may send at once above the rate (bucket size)."""
+    connections_per_bidder: Positive = 3
+    send_queue_frames: Positive = 256
+    """Frames queued for one slow client before it is told and dropped."""
+    idle_timeout_s: Positive = 60
+    ping_interval_s: Positive = 20
+    """Must be shorter than ``idle_timeout_s``."""
+    compression: bool = False
+    """permessage-deflate; off: it costs memory and invites compression bombs."""
+
+
+class AuctionsSettings(_Section, frozen=True, kw_only=True):
+    public_by_default: bool = True
+    """Whether anyone may watch an auction's anonymised view without a token."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting of the server, grouped by section."""
+
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
+    auctions: AuctionsSettings = msgspec.field(default_factory=AuctionsSettings)
+
+
+SECTIONS: Final[dict[str, type[_Section]]] = {
+    f.name: f.type for f in msgspec.structs.fields(Settings) if isinstance(f.type, type)
+}
+
+
+def section_fields(section: str) -> dict[str, Any]:
+    """Key -> annotated type of one section (the schema both sources are read with)."""
+    return {f.name: f.type for f in msgspec.structs.fields(SECTIONS[section])}
+
+
+# ---------------------------------------------------------------- value checks
+_ORIGIN_RE: Final = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d+)?")
+_JOURNAL_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+
+
+def _check_host(value: str) -> str | None:
+    if not value or any(c.isspace() for c in value):
+        return "must be a host name or IP address"
+    return None
+
+
+def _check_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be empty or an http(s):// URL"
+    if parts.query or parts.fragment:
+        return "must have no query or fragment"
+    return _check_port_of(value)
+
+
+def _check_port_of(value: str) -> str | None:
+    try:
+        port = urlsplit(value).port
+    except ValueError:
+        return "has an invalid port"
+    if port == 0:
+        return "has an invalid port"
+    return None
+
+
+def _check_redis_url(value: str) -> str | None:
+    if value in ("", "memory", "memory://") or value.startswith(_JOURNAL_SCHEMES):
+        return None
+    return "must be empty (embedded journal) or a redis://, rediss:// or unix:// URL"
+
+
+def _check_secret(value: str) -> str | None:
+    if value and len(value.encode()) < MIN_SECRET_CHARS:
+        return f"must be empty (random per process) or at least {MIN_SECRET_CHARS} characters"
+    return None
+
+
+def _check_origins(value: tuple[str, ...]) -> str | None:
+    for i, origin in enumerate(value):
+        if not _ORIGIN_RE.fullmatch(origin.lower()) or _check_port_of(origin):
+            return f"item {i} must be an origin like https://host[:port] (no path, no '*')"
+    return None
+
+
+_CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
+    "server.host": _check_host,
+    "server.public_url": _check_url,
+    "journal.redis_url": _check_redis_url,
+    "security.token_secret": _check_secret,
+    "security.allowed_origins": _check_origins,
+}
+
+_NORMALISE: Final[dict[str, Callable[[Any], Any]]] = {
+    "security.allowed_origins": lambda origins: tuple(o.lower() for o in origins),
+    "server.public_url": lambda url: url.rstrip("/"),
+}
+
+
+# ------------------------------------------------------------------ reading
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    where = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise SettingsError(where, f"cannot read the settings file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:  # its message has the line and column
+        raise SettingsError(where, f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(where, "not valid TOML: the file is not UTF-8") from None
+
+
+def _from_file(data: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    """Dotted key -> (value, where it came from)."""
+    values: dict[str, tuple[Any, str]] = {}
+    for section, table in data.items():
+        if section not in SECTIONS:
+            raise SettingsError(section, "unknown section" + _suggest(section, SECTIONS))
+        if not isinstance(table, dict):
+            raise SettingsError(section, f"must be a table ([{section}])")
+        known = section_fields(section)
+        for key, value in table.items():
+            dotted = f"{section}.{key}"
+            if key not in known:
+                raise SettingsError(dotted, "unknown key" + _suggest(key, known))
+            values[dotted] = (value, dotted)
+    return values
+
+
+def _base_type(annotation: Any) -> Any:
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def _parse_env(text: str, annotation: Any) -> Any:
+    """An environment variable's text as the key's type; raises ``ValueError``."""
+    base = _base_type(annotation)
+    if base is bool:
+        word = text.strip().lower()
+        if word in ("true", "1"):
+            return True
+        if word in ("false", "0"):
+            return False
+        raise ValueError("expected true, false, 1 or 0")
+    if base is int:
+        if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+            raise ValueError("expected an integer")
+        return int(text)
+    if get_origin(base) is tuple:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    values: dict[str, tuple[Any, str]] = {}
+    for name, text in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        for section in SECTIONS:
+            prefix = f"{ENV_PREFIX}{section.upper()}_"
+            if not name.startswith(prefix):
+                continue
+            known = section_fields(section)
+            key = name[len(prefix) :].lower()
+            if key not in known:
+                names = [f"{prefix}{k.upper()}" for k in known]
+                raise SettingsError(name, "unknown setting" + _suggest(name, names))
+            try:
+                values[f"{section}.{key}"] = (_parse_env(text, known[key]), name)
+            except ValueError as exc:
+                raise SettingsError(name, str(exc)) from None
+    return values
+
+
+def _convert(value: Any, annotation: Any, where: str, dotted: str) -> Any:
+    try:
+        converted = msgspec.convert(value, annotation)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(where, str(exc).replace(" - at `$", " at `")) from None
+    problem = _CHECKS.get(dotted, lambda _: None)(converted)
+    if problem:
+        raise SettingsError(where, problem)
+    return _NORMALISE.get(dotted, lambda v: v)(converted)
+
+
+def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Settings:
+    """The settings of a file (``None``: none) with ``env``'s overrides on top.
+
+    Raises :class:`SettingsError` naming the key (or variable, or file) at the
+    first problem. ``load_settings(None, {})`` gives the defaults.
+    """
+    values = _from_file(_read_file(path)) if path is not None else {}
+    values.update(_from_env(env))
+    sections: dict[str, _Section] = {}
+    for section, cls in SECTIONS.items():
+        kwargs: dict[str, Any] = {}
+        for key, annotation in section_fields(section).items():
+            dotted = f"{section}.{key}"
+            if dotted in values:
+                value, where = values[dotted]
+                kwargs[key] = _convert(value, annotation, where, dotted)
+        sections[section] = cls(**kwargs)
+    settings = Settings(**sections)  # type: ignore[arg-type]
+    limits = settings.limits
+    if limits.ping_interval_s >= limits.idle_timeout_s:
+        # Blame the key that was set; the ping interval when both (or neither) were.
+        if "limits.idle_timeout_s" in values and "limits.ping_interval_s" not in values:
+            raise SettingsError(
+                values["limits.idle_timeout_s"][1],
+                f"must be longer than limits.ping_interval_s ({limits.ping_interval_s})",
+            )
+        where = values.get("limits.ping_interval_s", (None, "limits.ping_interval_s"))[1]
+        raise SettingsError(
+            where, f"must be shorter than limits.idle_timeout_s ({limits.idle_timeout_s})"
+        )
+    return settings
+
+
+def token_secret(security: SecuritySettings) -> bytes:
+    """The key that signs tokens: the configured one, or a random one per process.
+
+    A random key is logged as a warning: tokens it signs die with the process.
+    """
+    if security.token_secret:
+        return security.token_secret.encode()
+    log.warning(
+        "security.token_secret is empty: using a random secret for this process; "
+        "tokens issued now will not survive a restart or work on another node"
+    )
+    return secrets.token_bytes(32)
+
+
+__all__ = [
+    "ENV_PREFIX",
+    "SECTIONS",
+    "AuctionsSettings",
+    "JournalSettings",
+    "LimitsSettings",
+    "SecuritySettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "section_fields",
+    "token_secret",
+]
