@@ -124,7 +124,8 @@ class Runtime:
         self.lease_ms = lease_ms
         """How long a writer's lease lasts without renewal (renewed every third of it)."""
         self.snapshot_every = snapshot_every
-        """A snapshot rides along with the append every this many events."""
+        """A snapshot rides along with the append every this many events (at
+        least; the interval grows to a quarter of the stream's length)."""
         self.retry_ms = retry_ms
         """Back-off between attempts to rebuild an auction while the journal is down."""
         self._hosts: dict[str, _Hosted] = {}
@@ -341,7 +342,11 @@ class Runtime:
                     events, host.pending = host.pending, []
                     snapshot = None
                     last = host.durable_seq + len(events)
-                    if last - host.last_snapshot_seq >= self.snapshot_every:
+                    # The interval grows with the stream (a quarter of it), so the
+                    # cost of encoding snapshots stays constant per event while
+                    # recovery replays at most a quarter of the stream after one.
+                    interval = max(self.snapshot_every, host.durable_seq // 4)
+                    if last - host.last_snapshot_seq >= interval:
                         snapshot = host.auction.snapshot()  # state after ``last``
                     appends.append(
                         Append(
@@ -365,6 +370,10 @@ class Runtime:
                 ):
                     if result is None:
                         self._committed(host, append, events)
+                    elif isinstance(result, StaleEpoch) and append.epoch != host.epoch:
+                        # Fenced by this node's own newer epoch (the lease was
+                        # re-acquired meanwhile, _renewed_after_loss): rebuild, not drop.
+                        self._degrade(host, JournalUnavailable(str(result)))
                     else:
                         self._degrade(host, result)
         finally:
@@ -418,7 +427,8 @@ class Runtime:
         host.waiters = []
         if isinstance(error, StaleEpoch):
             log.warning("%s: fenced by a newer writer; no longer hosted here", host.id)
-            self._hosts.pop(host.id, None)
+            if self._hosts.get(host.id) is host:
+                del self._hosts[host.id]
             return
         log.warning("%s: append failed (%s); rebuilding from the journal", host.id, error)
         if host.id not in self._recovering:

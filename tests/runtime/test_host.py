@@ -248,3 +248,22 @@ async def test_the_background_timer_fires_deadlines_on_the_real_loop() -> None:
 
 def test_parse_spec_is_the_gate_for_created_auctions() -> None:
     assert parse_spec(open_spec(2)).id == "o1"
+
+
+async def test_a_lease_reacquired_after_lapsing_rebuilds_instead_of_dropping() -> None:
+    runtime, clock, journal = await started(open_spec(3))
+    clock.advance(runtime.lease_ms + 1)  # the lease lapsed; nobody took it
+    journal.gate = asyncio.Event()
+    pending = asyncio.ensure_future(runtime.submit("o1", bid("b1", 90_000, "x")))
+    await settle()
+    host = runtime._hosts["o1"]
+    assert not await journal.renew("o1", "n1", host.epoch, runtime.lease_ms)
+    epoch = await journal.acquire("o1", "n1", runtime.lease_ms)
+    assert epoch is not None
+    runtime._renewed_after_loss(host, epoch)
+    journal.gate.set()
+    with pytest.raises(Unavailable):
+        await pending  # appended under the old epoch: refused, never acknowledged
+    assert runtime.hosted() == ["o1"]
+    assert await runtime.rebuild("o1")
+    assert (await runtime.submit("o1", bid("b1", 80_000, "y"))).accepted
