@@ -44,22 +44,27 @@ class Bot:
 
     def replan(self, auction: Auction, now: int) -> None:
         """Look at the view after a change and decide when to act next."""
+        self.plan(auction_view(auction, "bidder", self.bidder), now)
+
+    def act(self, auction: Auction, now: int) -> list[AnyCommand]:
+        """The commands it sends when it wakes."""
+        return self.commands(auction_view(auction, "bidder", self.bidder), now)
+
+    def plan(self, view: Mapping[str, Any], now: int) -> None:
+        """Decide when to act next from the bidder's ``view`` (engine- or wire-built)."""
         self.wake_at = None
-        if self.strategy == "passive":
-            return
-        view = auction_view(auction, "bidder", self.bidder)
-        if view["paused"]:
-            return  # bids would be rejected; the resume event replans
+        if self.strategy == "passive" or view["paused"]:
+            return  # while paused bids would be rejected; the resume replans
         for lot in view["lots"]:
             at = self._when(lot, now)
             if at is not None and (self.wake_at is None or at < self.wake_at):
                 self.wake_at = at
 
-    def act(self, auction: Auction, now: int) -> list[AnyCommand]:
-        """The commands it sends when it wakes."""
+    def commands(self, view: Mapping[str, Any], now: int) -> list[AnyCommand]:
+        """What to send now, judged from the bidder's ``view``."""
         self.wake_at = None
         commands: list[AnyCommand] = []
-        for lot in auction_view(auction, "bidder", self.bidder)["lots"]:
+        for lot in view["lots"]:
             command = self._command(lot, now)
             if command is not None:
                 commands.append(command)
