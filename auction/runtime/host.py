@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ class Runtime:
         self.ready = False
         """True once the journal answered and every auction was recovered."""
         self.stats: dict[str, int] = {"appends": 0, "batches": 0, "events": 0, "degraded": 0}
+        self.append_seconds = 0.0
+        """Total time spent waiting on append batches (journal latency, with ``batches``)."""
 
     # ------------------------------------------------------------ lifecycle
     async def start(self, *, background: bool = True) -> None:
@@ -358,11 +361,13 @@ class Runtime:
                         )
                     )
                     inflight.append(events)
+                started = time.perf_counter()
                 try:
                     results: list[JournalError | None] = await self.journal.append_batch(appends)
                 except JournalUnavailable as exc:
                     results = [exc] * len(batch)
                 self.stats["batches"] += 1
+                self.append_seconds += time.perf_counter() - started
                 # Events decided while the batch was in flight went to
                 # host.pending and host is in _dirty again: the next batch.
                 for host, append, events, result in zip(

@@ -222,8 +222,10 @@ class FormatRules(Generic[S]):
             raise BidRejected(Code.AUCTION_CLOSED, "the auction is over")
 
     def label_of(self, st: S, bidder: str) -> str:
+        """``Bidder #N``. Before the start, the label the bidder will get."""
+        labels = st.labels or [b for b in self.start_order() if b not in st.disqualified]
         try:
-            return f"Bidder #{st.labels.index(bidder) + 1}"
+            return f"Bidder #{labels.index(bidder) + 1}"
         except ValueError:
             return "Bidder"
 

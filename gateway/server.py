@@ -1,0 +1,114 @@
+"""Running the gateway: the runtime, the app and uvicorn in one process.
+
+``underbid serve`` calls :func:`serve`. The journal is the embedded one unless
+``journal.redis_url`` (or ``--redis``) names a Redis; the server says which at
+start, with the Redis durability settings the runtime logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from auction.clock import Clock, SystemClock
+from auction.runtime.host import Runtime
+from auction.runtime.journal import open_journal
+from gateway.app import OPERATOR, Gateway, create_app
+from gateway.settings import Settings, token_secret
+
+log = logging.getLogger("underbid.gateway")
+
+
+def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Starlette]:
+    """A gateway and its app; the runtime starts with the app's lifespan."""
+    clock = clock or SystemClock()
+    journal = open_journal(settings.journal.redis_url or None)
+    runtime = Runtime(
+        journal,
+        clock,
+        lease_ms=settings.journal.lease_ms,
+        snapshot_every=settings.journal.snapshot_every,
+    )
+    gateway = Gateway(settings, runtime, token_secret(settings.security), clock)
+    app = create_app(gateway)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await journal.close()
+
+    app.router.lifespan_context = lifespan
+    return gateway, app
+
+
+def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.Config:
+    """uvicorn's settings from ours; ``extra`` overrides any of them (``port=0``...)."""
+    limits = settings.limits
+    options: dict[str, Any] = {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "loop": "uvloop",
+        "ws": "websockets-sansio",
+        # uvicorn drops frames above ws_max_size with a bare 1009; leave room so
+        # the protocol decoder sees them first and answers frame_too_large.
+        "ws_max_size": limits.max_frame_bytes * 4,
+        "ws_ping_interval": limits.ping_interval_s,
+        "ws_ping_timeout": limits.idle_timeout_s - limits.ping_interval_s,
+        "ws_per_message_deflate": limits.compression,
+        "log_level": "warning",
+        "lifespan": "on",
+    }
+    options.update(extra)
+    return uvicorn.Config(app, **options)
+
+
+def banner(gateway: Gateway) -> list[str]:
+    base = gateway.base_url()
+    journal = gateway.runtime.journal.name
+    lines = [
+        f"Underbid serving on {base}",
+        f"  journal: {journal}"
+        + (
+            " (embedded, in memory: a crash loses running auctions; use --redis for durability)"
+            if journal == "memory"
+            else ""
+        ),
+        f"  API: {base}/api/auctions   OpenAPI: {base}/openapi.json   health: {base}/readyz",
+        f"  WebSocket: {base.replace('http', 'ws', 1)}/ws/auctions/<auction-id>",
+        f"  operator token: {gateway.token(OPERATOR, 'official')}",
+    ]
+    return lines
+
+
+async def serve(
+    settings: Settings,
+    *,
+    on_ready: Callable[[Gateway], Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Serve until interrupted. ``on_ready`` runs once the runtime has started."""
+    gateway, app = build(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.05)
+    if task.done():
+        await task
+        return
+    for line in banner(gateway):
+        print(line, flush=True)
+    if on_ready is not None:
+        result = on_ready(gateway)
+        if asyncio.iscoroutine(result):
+            await result
+    await task
