@@ -505,7 +505,7 @@ async def test_redis_outage_refuses_every_bid_and_resumes_with_deadlines_at_thei
     nodes: Nodes, redis_server: RedisServer
 ) -> None:
     main = open_spec("long", bidders=2)
-    short = open_spec("short", bidders=2, duration_s=3)
+    short = open_spec("short", bidders=2, duration_s=6)  # room for a loaded machine
     node = await nodes.start("n1", lease_ms=1_000)
     for spec in (main, short):
         assert (await ask(node.port, op="create", spec=spec))["ok"]
