@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, TextIO
@@ -23,7 +22,7 @@ from auction.core.record import audit_record, result
 from auction.core.spec import AuctionSpec, parse_spec, parse_time_ms
 from auction.documents import DocumentError, load_document
 from auction.sim.bots import STRATEGIES, Bot, make_bots
-from auction.sim.demo import DEMO_FORMATS, demo_spec
+from auction.sim.demo import DEMO_FORMATS
 from auction.sim.render import LadderPrinter
 from auction.sim.runner import Simulation
 from auction.sim.script import ScriptAction, ScriptError, parse_script
@@ -82,12 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--verbose", action="store_true", help="also print every clock tick")
     sim.set_defaults(run=_simulate)
 
-    demo = sub.add_parser("demo", help="watch a demo auction with bots in real time")
+    demo = sub.add_parser(
+        "demo", help="serve a live demo auction with bots bidding over WebSockets"
+    )
     demo.add_argument("--format", choices=DEMO_FORMATS, default="rounds")
     demo.add_argument(
-        "--speed", type=float, default=10.0, help="virtual seconds per real second (default 10)"
+        "--speed", type=float, default=1.0, help="time runs this many times faster (default 1)"
     )
     demo.add_argument("--seed", type=int, default=None, help="seed for the bots (default: random)")
+    demo.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    demo.add_argument("--config", help="settings file (see config/default.toml)")
+    demo.add_argument("--redis", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)")
+    demo.add_argument(
+        "--exit-when-done", action="store_true", help="stop once the auction has ended"
+    )
     demo.set_defaults(run=_demo)
 
     imp = sub.add_parser("import-ocds", help="turn a ProZorro/OCDS tender into a spec")
@@ -99,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--out", help="write the spec here instead of stdout")
     imp.set_defaults(run=_import_ocds)
+
+    srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
+    srv.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="port (default 8000)")
+    srv.add_argument("--config", help="settings file (see config/default.toml)")
+    srv.add_argument("--redis", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)")
+    srv.set_defaults(run=_serve)
 
     val = sub.add_parser("validate", help="check a spec file and summarise it")
     val.add_argument("spec")
@@ -192,25 +207,26 @@ def _summary(res: dict[str, Any], out: TextIO) -> None:
 def _demo(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise UnderbidError("--speed must be greater than zero")
-    real_start = time.time()
-    virtual_start = int(real_start * 1000)
-    spec = parse_spec(demo_spec(args.format, virtual_start))
-    seed = args.seed if args.seed is not None else int(real_start)
-    bots = make_bots(spec, seed=seed)
+    import secrets
 
-    def pace(virtual_ms: int) -> None:
-        due = real_start + (virtual_ms - virtual_start) / 1000 / args.speed
-        delay = due - time.time()
-        if delay > 0:
-            time.sleep(delay)
+    import msgspec
 
-    sim = Simulation(spec, bots=bots, pace=pace)
-    print(f"Underbid demo: a live {args.format} auction, {args.speed:g}x real time. Ctrl-C stops.")
-    _header(spec, sys.stdout, bots)
-    sim.on_events = LadderPrinter(sim.auction, sys.stdout)
-    auction = sim.run()
-    _summary(result(auction), sys.stdout)
-    print(f"\n{len(sim.journal)} events journaled; state hash {auction.state_hash()[:16]}")
+    from auction.runtime.loop import run
+    from gateway.demo import live_demo
+
+    settings = _server_settings(args)
+    if not settings.security.token_secret:  # a demo's tokens need not outlive it
+        security = msgspec.structs.replace(settings.security, token_secret=secrets.token_hex(32))
+        settings = msgspec.structs.replace(settings, security=security)
+    run(
+        live_demo(
+            settings,
+            fmt=args.format,
+            pace=args.speed,
+            seed=args.seed,
+            exit_when_done=args.exit_when_done,
+        )
+    )
     return 0
 
 
@@ -232,6 +248,42 @@ def _import_ocds(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _server_settings(args: argparse.Namespace) -> Any:
+    """Settings from --config and the environment, with the command line on top."""
+    import logging
+    import os
+
+    import msgspec
+
+    from gateway.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(args.config, os.environ)
+    except SettingsError as exc:
+        raise UnderbidError(f"invalid setting {exc.key}: {exc.message}") from None
+    server = settings.server
+    if args.host or args.port is not None:
+        port = args.port if args.port is not None else server.port
+        server = msgspec.structs.replace(server, host=args.host or server.host, port=port)
+    journal = settings.journal
+    if args.redis:
+        journal = msgspec.structs.replace(journal, redis_url=args.redis)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    return msgspec.structs.replace(settings, server=server, journal=journal)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from auction.runtime.loop import run
+    from gateway.server import serve
+
+    settings = _server_settings(args)
+    logging.getLogger("underbid").setLevel(logging.INFO)
+    run(serve(settings))
     return 0
 
 

@@ -39,6 +39,10 @@ class Bot:
     """Per lot: the lowest amount it bids (or the worst price it takes)."""
     rng: random.Random
     wake_at: int | None = None
+    pace: float = 1.0
+    """Time runs this many times faster (a sped-up live demo): think faster too."""
+    margin_ms: int = 1
+    """Act at least this long before a deadline (a live bot allows for the network)."""
     _counter: int = 0
     _plan: dict[str, Any] = field(default_factory=dict)
 
@@ -72,9 +76,9 @@ class Bot:
 
     # ---------------------------------------------------------- internals
     def _think(self, now: int, deadline: int | None, low: int = 1500, high: int = 9000) -> int:
-        delay = self.rng.randint(low, high)
+        delay = int(self.rng.randint(low, high) / self.pace)
         if deadline is not None:
-            delay = min(delay, max(0, deadline - now - 1))
+            delay = min(delay, max(0, deadline - now - self.margin_ms))
         return now + delay
 
     def _when(self, lot: Mapping[str, Any], now: int) -> int | None:
@@ -95,7 +99,8 @@ class Bot:
             if leading or not lot["max_bid"] or lot["max_bid"] < self.reserve[lot["id"]]:
                 return None
             if self.strategy == "sniper" and lot["close_at"] is not None:
-                target: int = lot["close_at"] - self.rng.randint(1000, 4000)
+                ahead = int(self.rng.randint(1000, 4000) / self.pace) + self.margin_ms
+                target: int = lot["close_at"] - ahead
                 return max(now, target)
             return self._think(now, deadline)
         if fmt == "japanese":
@@ -144,6 +149,8 @@ def make_bots(
     *,
     seed: int = 1,
     reserves: Mapping[str, float] | None = None,
+    pace: float = 1.0,
+    margin_ms: int = 1,
 ) -> list[Bot]:
     """Bots for the bidders named in ``assignment`` (bidder -> strategy).
 
@@ -174,5 +181,7 @@ def make_bots(
                 reserve[lot.id] = low + int((high - low) * rng.uniform(0.2, 0.9))
             else:
                 reserve[lot.id] = int(lot.start_value * share)
-        bots.append(Bot(bidder, strategy, reserve, random.Random(rng.random())))
+        bot = Bot(bidder, strategy, reserve, random.Random(rng.random()))
+        bot.pace, bot.margin_ms = pace, margin_ms
+        bots.append(bot)
     return bots

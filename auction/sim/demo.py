@@ -18,8 +18,12 @@ _SUPPLIERS = [
 ]
 
 
-def demo_spec(fmt: str, start_at: int) -> dict[str, Any]:
-    """A demo auction of format ``fmt`` that starts at ``start_at`` (ms)."""
+def demo_spec(fmt: str, start_at: int, *, pace: float = 1.0) -> dict[str, Any]:
+    """A demo auction of format ``fmt`` that starts at ``start_at`` (ms).
+
+    ``pace`` > 1 shortens every duration that many times (whole ms), for a
+    live demo that should not take minutes.
+    """
     if fmt not in DEMO_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(DEMO_FORMATS)}")
     spec: dict[str, Any] = {
@@ -33,25 +37,38 @@ def demo_spec(fmt: str, start_at: int) -> dict[str, Any]:
     }
     if fmt == "rounds":
         spec["minimal_step"] = 500_000
-        spec["rounds"] = {"rounds": 3, "first_pause_s": 30, "pause_s": 20, "turn_s": 30}
+        spec["rounds"] = {
+            "rounds": 3,
+            "first_pause_s": _s(30, pace),
+            "pause_s": _s(20, pace),
+            "turn_s": _s(30, pace),
+        }
         for j, (_, _, amount) in enumerate(_SUPPLIERS):
             spec["bidders"][j]["amount"] = amount
             spec["bidders"][j]["submitted_at"] = start_at - 86_400_000 + j * 60_000
     elif fmt == "open":
         spec["open"] = {
-            "duration_s": 300,
+            "duration_s": _s(300, pace),
             "decrement_percent": "0.5",
-            "dynamic_close_s": 30,
-            "dynamic_close_cap_s": 300,
+            "dynamic_close_s": _s(30, pace),
+            "dynamic_close_cap_s": _s(300, pace),
         }
     elif fmt == "japanese":
-        spec["japanese"] = {"round_s": 20, "step_percent": 2, "floor": 1_000_000}
+        spec["japanese"] = {"round_s": _s(20, pace), "step_percent": 2, "floor": 1_000_000}
     else:
         spec["dutch"] = {
             "start_price": 30_000_000,
             "limit_price": 50_000_000,
             "step": 500_000,
-            "interval_s": 5,
+            "interval_s": _s(5, pace),
             "direction": "rising",
         }
     return spec
+
+
+def _s(seconds: int, pace: float) -> str:
+    """``seconds / pace`` as exact decimal text, rounded to whole milliseconds."""
+    if pace <= 0:
+        raise ValueError("pace must be greater than zero")
+    ms = max(1, round(seconds * 1000 / pace))
+    return f"{ms / 1000:.3f}"
