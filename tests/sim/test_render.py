@@ -121,7 +121,7 @@ def test_a_rejection_before_the_start_is_shown_before_the_start() -> None:
         parsed(open_spec(2)),
         {"at": "1970-01-01T00:16:30Z", "type": "bid", "bidder": "b1", "amount": 90_000},
     )
-    assert lines[0].startswith("-00:00:10 REJECTED place_bid 900.00 UAH from Bidder: ")
+    assert lines[0].startswith("-00:00:10 REJECTED place_bid 900.00 UAH from Bidder #1: ")
     assert "auction_not_started" in lines[0]
 
 
