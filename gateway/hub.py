@@ -130,11 +130,15 @@ class Hubs:
             return
         auction = self.runtime.auction(auction_id)
         now = self.clock.now_ms()
+        items: dict[str, list[EventItem]] = {}
         frames: dict[tuple[str, Codec], bytes | str | None] = {}
         for conn in list(conns):
             key = (conn.role, conn.codec)
             if key not in frames:
-                frames[key] = self.frame(auction, numbered, conn.role, conn.codec, now)
+                if conn.role not in items:  # project once per role...
+                    items[conn.role] = self.items(auction, numbered, conn.role)
+                # ...and encode once per role and codec, for every connection.
+                frames[key] = self.encode(items[conn.role], conn.codec, now)
             frame = frames[key]
             if frame is None:
                 continue
@@ -143,6 +147,22 @@ class Hubs:
             elif conn.dropped:
                 self.stats["slow_consumers"] += 1
                 conns.discard(conn)
+
+    def items(self, auction: Any, numbered: list[tuple[int, Event]], role: str) -> list[EventItem]:
+        """``numbered`` events as ``role`` may see them (those it may not see left out)."""
+        out: list[EventItem] = []
+        for seq, event in numbered:
+            shown = project(auction, event, role)
+            if shown is not None:
+                out.append(EventItem(seq=seq, event=shown))
+        return out
+
+    def encode(self, items: list[EventItem], codec: Codec, now: int) -> bytes | str | None:
+        """One ``events`` frame of ``items`` (None when there is nothing to send)."""
+        if not items:
+            return None
+        self.stats["frames_encoded"] += 1
+        return encode_server(EventsMessage(server_time=now, items=items), codec)
 
     def frame(
         self,
@@ -153,12 +173,4 @@ class Hubs:
         now: int,
     ) -> bytes | str | None:
         """One ``events`` frame of ``numbered`` as ``role`` sees them (None: nothing)."""
-        items = []
-        for seq, event in numbered:
-            shown = project(auction, event, role)
-            if shown is not None:
-                items.append(EventItem(seq=seq, event=shown))
-        if not items:
-            return None
-        self.stats["frames_encoded"] += 1
-        return encode_server(EventsMessage(server_time=now, items=items), codec)
+        return self.encode(self.items(auction, numbered, role), codec, now)

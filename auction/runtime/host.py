@@ -284,10 +284,6 @@ class Runtime:
         await self._durable(host, host.auction.state.seq)
         return outcome
 
-    def submit_nowait(self, auction_id: str, command: AnyCommand) -> asyncio.Future[Outcome]:
-        """Like :meth:`submit`, deciding now and resolving once durable."""
-        return asyncio.ensure_future(self.submit(auction_id, command))
-
     async def tick(self) -> int:
         """Fire every deadline due by the clock's now; returns how many events."""
         now = self.clock.now_ms()
