@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Any, TextIO
 
 from auction import __version__
@@ -23,7 +22,7 @@ from auction.core.spec import AuctionSpec, parse_spec, parse_time_ms
 from auction.documents import DocumentError, load_document
 from auction.sim.bots import STRATEGIES, Bot, make_bots
 from auction.sim.demo import DEMO_FORMATS
-from auction.sim.render import LadderPrinter
+from auction.sim.render import LadderPrinter, print_result
 from auction.sim.runner import Simulation
 from auction.sim.script import ScriptAction, ScriptError, parse_script
 
@@ -160,7 +159,7 @@ def _simulate(args: argparse.Namespace) -> int:
         json.dump(audit_record(auction, sim.journal), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        _summary(result(auction), sys.stdout)
+        print_result(result(auction), sys.stdout)
         if sim.stopped:
             print(f"note: the simulation stopped early: {sim.stopped}")
     return 0
@@ -177,30 +176,6 @@ def _header(spec: AuctionSpec, out: TextIO, bots: Sequence[Bot]) -> None:
     out.write(
         "Times are shown from the start of the auction; bidders stay anonymous until the end.\n"
     )
-
-
-def _summary(res: dict[str, Any], out: TextIO) -> None:
-    cur, exp = res["currency"], res["currency_exponent"]
-
-    def money(value: int | None) -> str:
-        return "-" if value is None else format_amount(value, cur, exp)
-
-    out.write("\nRESULT\n")
-    for lot in res["lots"]:
-        out.write(f"lot {lot['lot']} ({lot['format']}): {lot['outcome'] or lot['status']}\n")
-        winner = lot["winner"]
-        if winner:
-            out.write(
-                f"  winner: {winner['name']} ({winner['label']}) at {money(winner['amount'])}"
-                f"; savings {money(lot['savings'])} ({lot['savings_percent']} %)\n"
-            )
-        for row in lot["ranking"]:
-            if row["amount"] is None:
-                continue
-            score = ""
-            if row["score"] not in (None, str(row["amount"])):
-                score = f"  scored {format_amount(Fraction(row['score']), cur, exp)}"
-            out.write(f"  {row['rank']:>2}. {row['name']:<28} {money(row['amount']):>20}{score}\n")
 
 
 # ------------------------------------------------------------------ demo

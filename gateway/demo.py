@@ -22,7 +22,7 @@ from auction.core.commands import AcceptPrice, CancelBid, PlaceBid
 from auction.core.record import result
 from auction.sim.bots import Bot, make_bots
 from auction.sim.demo import demo_spec
-from auction.sim.render import LadderPrinter
+from auction.sim.render import LadderPrinter, print_result
 from client import AuctionClient
 from gateway.app import OPERATOR, Gateway
 from gateway.server import build, uvicorn_config
@@ -121,9 +121,7 @@ async def _run(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     outcome = result(runtime.auction(spec.id))
-    from auction.cli import _summary
-
-    _summary(outcome, out)
+    print_result(outcome, out)
     out.flush()
     if not exit_when_done:
         out.write("\nThe auction is over; the server keeps serving until Ctrl-C.\n")

@@ -194,3 +194,28 @@ class LadderPrinter:
         else:
             shown = "hidden"
         return f"{entry['rank']}. {name} {shown}"
+
+
+def print_result(res: dict[str, Any], out: TextIO) -> None:
+    """The result (:func:`auction.core.record.result`) as a short text table."""
+    cur, exp = res["currency"], res["currency_exponent"]
+
+    def money(value: int | None) -> str:
+        return "-" if value is None else format_amount(value, cur, exp)
+
+    out.write("\nRESULT\n")
+    for lot in res["lots"]:
+        out.write(f"lot {lot['lot']} ({lot['format']}): {lot['outcome'] or lot['status']}\n")
+        winner = lot["winner"]
+        if winner:
+            out.write(
+                f"  winner: {winner['name']} ({winner['label']}) at {money(winner['amount'])}"
+                f"; savings {money(lot['savings'])} ({lot['savings_percent']} %)\n"
+            )
+        for row in lot["ranking"]:
+            if row["amount"] is None:
+                continue
+            score = ""
+            if row["score"] not in (None, str(row["amount"])):
+                score = f"  scored {format_amount(Fraction(row['score']), cur, exp)}"
+            out.write(f"  {row['rank']:>2}. {row['name']:<28} {money(row['amount']):>20}{score}\n")
