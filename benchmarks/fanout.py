@@ -2,7 +2,7 @@
 ``websockets`` ``broadcast()`` server, measured in the same run.
 
     python -m benchmarks.fanout [--watchers 1000,10000] [--rate 20,50] [--seconds 5]
-                                [--bidders 1] [--servers bare,gateway] [--prototypes]
+                                [--bidders 1] [--servers bare,gateway]
                                 [--max-idle N] [--no-idle] [--no-sweep]
                                 [--profile SECONDS [--profile-rate 30]
                                  [--profile-watchers 1000] [--profiler py-spy]]
@@ -13,18 +13,13 @@ them are ended on the way out):
 
 - **server under test**, pinned to the first CPU of this process's affinity:
   ``gateway`` is :func:`gateway.server.build` (embedded journal) served by
-  uvicorn with uvloop and ``websockets-sansio`` (:func:`gateway.server.uvicorn_config`),
+  uvicorn with uvloop, WebSocket upgrades handed to the gateway's own protocol
+  (:func:`gateway.server.uvicorn_config`, :mod:`gateway.ws`),
   the token secret given in ``UNDERBID_SECURITY_TOKEN_SECRET`` (and the
   per-connection message rate lifted: one bidder connection carries every bid).
   ``bare`` is a ``websockets.asyncio.server.serve`` server: watchers on
   ``/watch``, bids on ``/bid``, one ``broadcast()`` per bid of a frame shaped
-  and sized like the gateway's ``events`` frame (143 bytes). ``--prototypes``
-  adds three variants of the gateway (:mod:`benchmarks.fanout_direct`):
-  ``direct`` (uvicorn, but the hub writes pre-framed bytes straight to each
-  transport), ``wsdirect`` (the gateway's own session code on ``websockets``'
-  server, same direct writes; the HTTP API stays on uvicorn on another port)
-  and ``wslean`` (``wsdirect`` without a writer task, Event or deque per
-  connection, shared decoders, one keepalive task).
+  and sized like the gateway's ``events`` frame (143 bytes).
 - **watchers**, raw-socket WebSocket clients (an asyncio ``Protocol`` doing the
   handshake and parsing frames by hand, a few hundred bytes per connection),
   at most 7,000 per process, on the other CPU(s), ``nice`` +5 so that the
@@ -106,7 +101,7 @@ KEEPS_UP = 0.92
 """A step keeps up when the watchers get at least this share of the offered deliveries."""
 GROWS = 1.03
 """Past saturation, the sweep goes on while each step delivers 3 % more than the best."""
-KINDS = ("bare", "gateway", "direct", "wsdirect", "wslean")
+KINDS = ("bare", "gateway")
 
 
 # ===================================================================== children
@@ -160,9 +155,7 @@ async def _server_main(kind: str, ws_port: int, http_port: int, ctl: Connection)
     if kind == "bare":
         stats = await _start_bare(ws_port)
     else:
-        from benchmarks.fanout_direct import start_gateway
-
-        stats = await start_gateway(kind, ws_port, http_port, BACKLOG)
+        stats = await _start_gateway(BACKLOG)
     profiler: cProfile.Profile | None = None
 
     def handle(message: tuple[Any, ...]) -> None:
@@ -189,6 +182,34 @@ async def _server_main(kind: str, ws_port: int, http_port: int, ctl: Connection)
     _on_control(ctl, handle)
     ctl.send(("ready", os.getpid()))
     await asyncio.get_running_loop().create_future()
+
+
+async def _start_gateway(backlog: int) -> Callable[[], dict[str, Any]]:
+    """The gateway exactly as ``underbid serve`` runs it, in this process's loop."""
+    import uvicorn
+
+    from gateway.server import build, uvicorn_config
+    from gateway.settings import load_settings
+
+    settings = load_settings(None, os.environ)
+    gateway, app = build(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings, backlog=backlog))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.02)
+
+    def stats() -> dict[str, Any]:
+        return {
+            **gateway.hubs.stats,
+            "connections": gateway.hubs.count(),
+            "batches": gateway.runtime.stats["batches"],
+            "events": gateway.runtime.stats["events"],
+        }
+
+    return stats
 
 
 async def _start_bare(port: int) -> Callable[[], dict[str, Any]]:
@@ -663,7 +684,7 @@ def start_server(kids: Children, kind: str, server_cpus: set[int], bidders: int)
 
     cpu_id = min(server_cpus)
     ws_port = _free_port()
-    http_port = ws_port if kind in ("gateway", "direct") else _free_port()
+    http_port = ws_port if kind == "gateway" else _free_port()
     child = kids.spawn(f"server-{kind}", server_process, kind, ws_port, http_port, server_cpus)
     ready = child.reply(60)
     assert ready[0] == "ready", ready
@@ -1278,9 +1299,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bidders", type=int, default=1, help="bidder connections (1-50)")
     parser.add_argument("--servers", default="bare,gateway", help=f"some of {','.join(KINDS)}")
     parser.add_argument(
-        "--prototypes", action="store_true", help="also the direct, wsdirect, wslean prototypes"
-    )
-    parser.add_argument(
         "--max-idle", type=int, default=0, help="default: up to the open-file limit"
     )
     parser.add_argument("--no-idle", action="store_true", help="skip the idle-connection phase")
@@ -1302,8 +1320,6 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(x) for x in args.watchers.split(",") if x.strip()]
     args.rates = [float(x) for x in args.rate.split(",") if x.strip()]
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    if args.prototypes:
-        kinds += [k for k in ("direct", "wsdirect", "wslean") if k not in kinds]
     if unknown := [k for k in kinds if k not in KINDS]:
         parser.error(f"unknown servers {unknown}; choose from {KINDS}")
     if not 1 <= args.bidders <= 50:

@@ -37,7 +37,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from auction.clock import Clock
 from auction.core.commands import (
@@ -58,7 +58,7 @@ from gateway.hub import Hubs
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.tokens import TokenClaims, TokenError, issue_token, verify_token
-from gateway.ws import auction_socket
+from gateway.ws import Sockets
 
 log = logging.getLogger("underbid.gateway")
 
@@ -73,6 +73,7 @@ class Gateway:
     secret: bytes
     clock: Clock
     hubs: Hubs = field(init=False)
+    sockets: Sockets = field(init=False)
     metrics: Metrics = field(default_factory=Metrics)
     origins: frozenset[str] = field(init=False)
     public_base: str = ""
@@ -80,6 +81,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.hubs = Hubs(self.runtime, self.clock)
+        self.sockets = Sockets(self)
         self.origins = frozenset(
             o.lower().rstrip("/") for o in self.settings.security.allowed_origins
         )
@@ -408,7 +410,6 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/api/auctions/{auction_id}/record", read_record),
         Route("/api/auctions/{auction_id}/tokens", issue_tokens, methods=["POST"]),
         Route("/api/auctions/{auction_id}/controls/{action}", control, methods=["POST"]),
-        WebSocketRoute("/ws/auctions/{auction_id}", auction_socket),
     ]
     app = Starlette(
         routes=routes,

@@ -21,6 +21,7 @@ from auction.runtime.host import Runtime
 from auction.runtime.journal import open_journal
 from gateway.app import OPERATOR, Gateway, create_app
 from gateway.settings import Settings, token_secret
+from gateway.ws import socket_protocol
 
 log = logging.getLogger("underbid.gateway")
 
@@ -44,6 +45,7 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
         try:
             yield
         finally:
+            gateway.sockets.stop()
             await runtime.stop()
             await journal.close()
 
@@ -53,18 +55,13 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
 
 def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.Config:
     """uvicorn's settings from ours; ``extra`` overrides any of them (``port=0``...)."""
-    limits = settings.limits
     options: dict[str, Any] = {
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop",
-        "ws": "websockets-sansio",
-        # uvicorn drops frames above ws_max_size with a bare 1009; leave room so
-        # the protocol decoder sees them first and answers frame_too_large.
-        "ws_max_size": limits.max_frame_bytes * 4,
-        "ws_ping_interval": limits.ping_interval_s,
-        "ws_ping_timeout": limits.idle_timeout_s - limits.ping_interval_s,
-        "ws_per_message_deflate": limits.compression,
+        # WebSocket upgrades go to the gateway's own protocol (gateway/ws.py),
+        # not through ASGI; it applies the limits (frame size, keepalive...).
+        "ws": socket_protocol(app.state.gateway),
         "log_level": "warning",
         "lifespan": "on",
     }

@@ -1,261 +1,578 @@
-"""The WebSocket endpoint: ``/ws/auctions/{auction_id}``.
+"""The WebSocket endpoint ``/ws/auctions/{auction_id}``: one lean asyncio
+protocol per connection, served by uvicorn on the same port as the HTTP API.
+
+uvicorn parses the HTTP request; when it is a WebSocket upgrade it hands the
+socket to :class:`AuctionSocket` (uvicorn's ``ws`` setting takes a protocol
+class), which speaks WebSocket with the ``websockets`` library's sans-I/O
+protocol (handshake, frame parsing, ping/pong, close) and talks to the hub and
+the runtime directly, without ASGI. Why (docs/benchmarks.md, fan-out): the
+ASGI send path, a writer task per connection and a future per delivery cost
+more than the socket write itself, and per connection they cost memory. Here
+an idle connection is this object, websockets' parser and the transport; no
+task, no queue, no timer of its own (one keepalive sweep serves them all).
 
 Handshake: the ``Origin`` header (when a browser sends one) must be in
-``security.allowed_origins``; the subprotocol picks the codec. Then the client
-authenticates: a token in ``Authorization: Bearer`` or in the first message,
-``hello`` (always sent first; it also carries ``last_seq`` to resume). A
-public auction may be watched with no token (the anonymised view). Any auth
-failure sends one ``error`` frame and closes with 4001, revealing nothing.
+``security.allowed_origins`` (else HTTP 403); the subprotocol picks the codec
+(an unknown one: HTTP 400). Then the client authenticates: a token in
+``Authorization: Bearer`` or in the first message, ``hello`` (always sent
+first; it also carries ``last_seq`` to resume). A public auction may be
+watched with no token (the anonymised view). Any auth failure sends one
+``error`` frame and closes with 4001, revealing nothing.
 
-After ``welcome`` the client receives every durable event (``events``
-frames, fanned out by :mod:`gateway.hub`) and, for a bidder, may send
+``welcome`` carries the view as of everything decided so far and is sent once
+that is durable; then the client receives every durable event (``events``
+frames, written by :mod:`gateway.hub`) and, for a bidder, may send
 ``bid``/``cancel``/``accept``, each answered by ``ack`` (only once its events
-are durable) or ``rejected`` with the engine's code. Every message counts
-against a token bucket; garbage and flooding are answered with ``error`` and,
-when they go on, a close with the matching code.
+are durable) or ``rejected`` with the engine's code. Commands are decided as
+their frames arrive and answered from the durability future's callback, so
+the bids of one loop turn share one journal append and one ``events`` frame.
+Every message counts against a token bucket; garbage and flooding are
+answered with ``error`` and, when they go on, a close with the matching code.
+A socket that cannot take its frames keeps a backlog of at most
+``limits.send_queue_frames``; past that the client is told (``slow_consumer``)
+and disconnected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import time
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+from urllib.parse import unquote
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.exceptions import InvalidState
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
 
 from auction.core.commands import AcceptPrice, CancelBid, PlaceBid
+from auction.core.engine import Outcome
 from auction.core.views import auction_view
 from auction.runtime.host import NotHosted, RuntimeError_, Unavailable
+from gateway import frames
 from gateway import protocol as p
-from gateway.hub import Connection
+from gateway.hub import Group
 from gateway.tokens import TokenError, verify_token
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-MAX_ERRORS = 5
+log = logging.getLogger("underbid.gateway.ws")
+
+MAX_ERRORS: Final = 5
 """Protocol errors a connection may make before it is closed."""
-CLOSE_FLUSH_S = 1.0
-"""How long a close waits for the frames queued before it (a stuck client: not longer)."""
+HELLO_TIMEOUT_S: Final = 10.0
+"""A connection that has not sent ``hello`` this long after the handshake is closed."""
+CLOSE_GRACE_S: Final = 5.0
+"""After a close, how long the frames before it may take to drain (a stuck client: no longer)."""
+SLOW_CONSUMER_CLOSE: Final = p.SLOW_CONSUMER
+
+PATH: Final = re.compile(r"/ws/auctions/([^/?#]+)")
+
+# Connection states, in order.
+HANDSHAKE: Final = 0
+HELLO: Final = 1
+WELCOMING: Final = 2
+"""Authenticated; the welcome waits for everything decided so far to be durable."""
+OPEN: Final = 3
+CLOSING: Final = 4
+CLOSED: Final = 5
 
 
-class TokenBucket:
-    """``rate`` messages per second sustained, ``burst`` at once."""
+class Sockets:
+    """Every WebSocket of one gateway, the codecs' shared decoders, and the one
+    keepalive sweep: ping what has been quiet for ``ping_interval_s``, close
+    what has been silent for ``idle_timeout_s`` (4002) or has not said hello."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        limits = gateway.settings.limits
+        self.all: set[AuctionSocket] = set()
+        self.decoders = {
+            codec: p.decoder_for(codec, max_frame_bytes=limits.max_frame_bytes) for codec in p.Codec
+        }
+        self.period = max(0.05, min(1.0, limits.ping_interval_s / 4))
+        self._timer: asyncio.TimerHandle | None = None
 
-    def take(self) -> bool:
+    def add(self, sock: AuctionSocket) -> None:
+        self.all.add(sock)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.period, self.sweep)
+
+    def discard(self, sock: AuctionSocket) -> None:
+        self.all.discard(sock)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def sweep(self) -> None:
+        self._timer = None
+        limits = self.gateway.settings.limits
         now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        for sock in tuple(self.all):
+            if sock.state >= CLOSING:
+                continue
+            quiet = now - sock.last_seen
+            if quiet >= limits.idle_timeout_s:
+                sock.close(p.IDLE_TIMEOUT, "idle timeout")
+            elif sock.state == HELLO and now - sock.opened >= HELLO_TIMEOUT_S:
+                sock.send(p.ErrorMessage(code="hello_timeout", message="send hello first"))
+                sock.close(p.POLICY_VIOLATION, "no hello")
+            elif quiet >= limits.ping_interval_s and not sock.pinged:
+                sock.ping()
+        if self.all:
+            self._timer = asyncio.get_running_loop().call_later(self.period, self.sweep)
+
+
+def socket_protocol(gateway: Gateway) -> type[AuctionSocket]:
+    """The protocol class uvicorn instantiates for each upgraded connection."""
+    limits = gateway.settings.limits
+    attrs: dict[str, Any] = {
+        "__slots__": (),
+        "gateway": gateway,
+        "queue_limit": limits.send_queue_frames,
+        "deflate": limits.compression,
+    }
+    return type("GatewaySocket", (AuctionSocket,), attrs)
+
+
+class AuctionSocket(asyncio.Protocol):
+    """One WebSocket connection to one auction (uvicorn's ``ws`` protocol class).
+
+    It is also the hub's subscriber: :meth:`write` takes a ready frame.
+    """
+
+    __slots__ = (
+        "auction_id",
+        "backlog",
+        "bidder",
+        "closer",
+        "codec",
+        "connections",
+        "decoder",
+        "dropped",
+        "early",
+        "errors",
+        "group",
+        "header_token",
+        "last_seen",
+        "opened",
+        "paused",
+        "pinged",
+        "role",
+        "stamp",
+        "state",
+        "tokens",
+        "transport",
+        "wbits",
+        "ws",
+    )
+
+    gateway: ClassVar[Gateway]
+    queue_limit: ClassVar[int]
+    deflate: ClassVar[bool]
+
+    def __init__(
+        self,
+        config: Any = None,
+        server_state: Any = None,
+        app_state: Any = None,
+        _loop: Any = None,
+    ) -> None:
+        limits = self.gateway.settings.limits
+        extensions = (
+            [ServerPerMessageDeflateFactory(server_no_context_takeover=True)]
+            if self.deflate
+            else None
+        )
+        # Frames up to 4x the limit reach the decoder, which answers frame_too_large
+        # (with a message); beyond that websockets closes with a bare 1009.
+        self.ws = ServerProtocol(
+            extensions=extensions, max_size=limits.max_frame_bytes * 4, logger=_quiet
+        )
+        self.connections: set[Any] | None = (
+            server_state.connections if server_state is not None else None
+        )
+        self.transport: asyncio.Transport | None = None
+        self.state = HANDSHAKE
+        self.auction_id = ""
+        self.codec = p.DEFAULT_CODEC
+        self.decoder = self.gateway.sockets.decoders[p.DEFAULT_CODEC]
+        self.wbits = 0
+        self.role = "public"
+        self.bidder: str | None = None
+        self.group: Group = ("public", p.DEFAULT_CODEC, False)
+        self.header_token: str | None = None
+        self.backlog: deque[bytes] | None = None
+        self.early: list[p.AnyClientMessage] | None = None
+        self.paused = False
+        self.pinged = False
+        self.dropped = 0
+        self.errors = 0
+        self.tokens = float(limits.burst)
+        self.stamp = self.opened = self.last_seen = time.monotonic()
+        self.closer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------- asyncio side
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.connections is not None:
+            self.connections.add(self)  # uvicorn shuts these down on exit
+        self.gateway.sockets.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = CLOSED
+        self.backlog = None
+        self.gateway.hubs.remove(self.auction_id, self)
+        self.gateway.sockets.discard(self)
+        if self.connections is not None:
+            self.connections.discard(self)
+        if self.closer is not None:
+            self.closer.cancel()
+            self.closer = None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        backlog, self.backlog = self.backlog, None
+        if backlog and self.transport is not None and self.state < CLOSED:
+            self.transport.write(b"".join(backlog))
+
+    def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        self._flush_ws()
+        return None
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: tell the client to reconnect (elsewhere) and resume."""
+        self.close(p.GOING_AWAY, "server shutting down")
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = time.monotonic()
+        self.pinged = False
+        ws = self.ws
+        ws.receive_data(data)
+        for event in ws.events_received():
+            if isinstance(event, Frame):
+                self._frame(event)
+            elif isinstance(event, Request):
+                self._handshake(event)
+        self._flush_ws()
+
+    def _flush_ws(self) -> None:
+        """Write what websockets' protocol produced (handshake, pong, close)."""
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                transport.write(data)
+            else:  # websockets asks for the end of the stream: the server closes TCP
+                self._shut()
+
+    # ------------------------------------------------------------ writing
+    def write(self, frame: bytes) -> bool:
+        """Send one ready frame: at once, or after the backlog while the socket
+        cannot take more; False if the connection is closing or just dropped."""
+        if self.state >= CLOSING:
+            return False
+        backlog = self.backlog
+        if self.paused or backlog is not None:
+            if backlog is None:
+                backlog = self.backlog = deque()
+            if len(backlog) >= self.queue_limit:
+                self._slow()
+                return False
+            backlog.append(frame)
             return True
+        self.transport.write(frame)  # type: ignore[union-attr]
+        return True
+
+    def send(self, message: p.ServerMessage) -> bool:
+        payload = p.encode_server(message, self.codec)
+        return self.write(frames.message(payload, compressed=bool(self.wbits)))
+
+    def ping(self) -> None:
+        if not self.paused and self.state < CLOSING and self.transport is not None:
+            self.transport.write(frames.PING_FRAME)
+            self.pinged = True
+
+    def close(self, code: int, reason: str) -> None:
+        """Send what is queued, then a close frame, then end the connection."""
+        if self.state >= CLOSING:
+            return
+        self.state = CLOSING
+        self.gateway.hubs.remove(self.auction_id, self)
+        backlog, self.backlog = self.backlog, None
+        if self.transport is None:
+            return
+        if backlog:
+            self.transport.write(b"".join(backlog))
+        with contextlib.suppress(InvalidState):  # the client closed first
+            self.ws.send_close(code, reason)
+        self._flush_ws()
+        self._shut()
+
+    def _shut(self) -> None:
+        transport = self.transport
+        if transport is None or self.closer is not None:
+            return
+        transport.close()  # after the buffered frames; a stuck client is cut off:
+        self.closer = asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
+
+    def _slow(self) -> None:
+        """The client does not read: tell it (it finds out if it ever reads) and drop it."""
+        self.dropped += 1
+        gateway = self.gateway
+        gateway.hubs.stats["slow_consumers"] += 1
+        gateway.metrics.inc("fanout_drops_total")
+        self.backlog = None  # what it has not read is gone; it resumes with last_seq
+        self.state = OPEN  # so that the notice is written
+        notice = p.SlowConsumer(dropped=self.dropped)
+        frame = frames.message(p.encode_server(notice, self.codec), compressed=bool(self.wbits))
+        self.transport.write(frame)  # type: ignore[union-attr]
+        self.close(SLOW_CONSUMER_CLOSE, "slow consumer")
+
+    # ----------------------------------------------------------- reading
+    def _handshake(self, request: Request) -> None:
+        gateway = self.gateway
+        ws = self.ws
+        match = PATH.fullmatch(request.path.partition("?")[0])
+        if match is None:
+            return self._refuse_handshake(404, "no such WebSocket endpoint")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.lower().rstrip("/") not in gateway.origins:
+            gateway.metrics.inc("ws_refused_total", reason="origin")
+            return self._refuse_handshake(403, "origin not allowed")
+        offered = [
+            name.strip()
+            for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for name in header.split(",")
+            if name.strip()
+        ]
+        codec = p.select_codec(offered)
+        if codec is None:
+            gateway.metrics.inc("ws_refused_total", reason="subprotocol")
+            return self._refuse_handshake(400, f"subprotocols spoken: {', '.join(p.SUBPROTOCOLS)}")
+        response = ws.accept(request)
+        if response.status_code == 101 and offered:
+            response.headers["Sec-WebSocket-Protocol"] = codec.value
+        ws.send_response(response)
+        if response.status_code != 101:
+            self.state = CLOSING
+            return None
+        for extension in ws.extensions:
+            if isinstance(extension, PerMessageDeflate):
+                self.wbits = extension.local_max_window_bits or 15
+        self.auction_id = unquote(match.group(1))
+        self.codec = codec
+        self.decoder = gateway.sockets.decoders[codec]
+        auth = request.headers.get("Authorization", "")
+        if auth[:7].lower() == "bearer ":
+            self.header_token = auth[7:].strip()
+        self.state = HELLO
+        self.opened = time.monotonic()
+        return None
+
+    def _refuse_handshake(self, status: int, text: str) -> None:
+        self.ws.send_response(self.ws.reject(status, text + "\n"))
+        self.state = CLOSING
+
+    def _frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is not Opcode.TEXT and opcode is not Opcode.BINARY:
+            # ping, pong, close: websockets' protocol answers them; the rest of a
+            # fragmented message: already refused with its first frame.
+            return
+        if not frame.fin:
+            self.protocol_error(
+                p.ProtocolError(p.ErrorCode.MALFORMED, "send each message in one frame")
+            )
+            return
+        if self.state < HELLO or self.state >= CLOSING:
+            return
+        data: bytes | str = bytes(frame.data)
+        if opcode is Opcode.TEXT:
+            try:
+                data = bytes(frame.data).decode()
+            except UnicodeDecodeError:
+                self.ws.fail(1007, "invalid UTF-8")
+                return
+        try:
+            message = self.decoder.decode(data)
+        except p.ProtocolError as exc:
+            self.protocol_error(exc)
+            return
+        state = self.state
+        if state == OPEN:
+            if self._take():
+                self.handle(message)
+            else:
+                self._rate_limited()
+        elif state == HELLO:
+            if isinstance(message, p.Hello):
+                self.start(message)
+            else:
+                self.protocol_error(
+                    p.ProtocolError(
+                        p.ErrorCode.UNEXPECTED_MESSAGE, "the first message must be hello"
+                    )
+                )
+                self.close(p.POLICY_VIOLATION, "hello first")
+        else:  # WELCOMING: kept, in order, until the welcome is out
+            early = self.early if self.early is not None else []
+            self.early = early
+            if len(early) < self.gateway.settings.limits.burst:
+                early.append(message)
+            else:
+                self._rate_limited()
+
+    def _take(self) -> bool:
+        """One message from the token bucket (``messages_per_second``, ``burst``)."""
+        limits = self.gateway.settings.limits
+        now = time.monotonic()
+        refill = (now - self.stamp) * limits.messages_per_second
+        tokens = min(float(limits.burst), self.tokens + refill)
+        self.stamp = now
+        if tokens >= 1:
+            self.tokens = tokens - 1
+            return True
+        self.tokens = tokens
         return False
 
+    def _rate_limited(self) -> None:
+        self.gateway.metrics.inc("rate_limited_total")
+        self.errors += 1
+        self.send(p.ErrorMessage(code=p.ErrorCode.RATE_LIMITED.value, message="slow down"))
+        if self.errors >= MAX_ERRORS:
+            self.close(p.RATE_LIMITED, "rate limited")
 
-async def auction_socket(websocket: WebSocket) -> None:
-    gateway: Gateway = websocket.app.state.gateway
-    auction_id = websocket.path_params["auction_id"]
-    origin = websocket.headers.get("origin")
-    if origin is not None and origin.lower().rstrip("/") not in gateway.origins:
-        gateway.metrics.inc("ws_refused_total", reason="origin")
-        await websocket.close(code=p.FORBIDDEN_ORIGIN)
-        return
-    codec = p.select_codec(websocket.scope.get("subprotocols", []))
-    if codec is None:
-        await websocket.close(code=p.POLICY_VIOLATION)
-        return
-    offered = websocket.scope.get("subprotocols", [])
-    await websocket.accept(subprotocol=codec.value if offered else None)
-    session = _Session(gateway, websocket, auction_id, codec)
-    try:
-        await session.run()
-    except WebSocketDisconnect:
-        pass
-    finally:
-        session.cleanup()
-
-
-class _Session:
-    def __init__(self, gateway: Gateway, websocket: WebSocket, auction_id: str, codec: p.Codec):
-        self.gateway = gateway
-        self.ws = websocket
-        self.auction_id = auction_id
-        self.codec = codec
-        self.decoder = p.decoder_for(codec, max_frame_bytes=gateway.settings.limits.max_frame_bytes)
-        limits = gateway.settings.limits
-        self.bucket = TokenBucket(limits.messages_per_second, limits.burst)
-        self.conn: Connection | None = None
-        self.writer: asyncio.Task[None] | None = None
-        self.errors = 0
-
-    # ------------------------------------------------------------ frames
-    async def send(self, message: p.ServerMessage) -> None:
-        """Direct answers (welcome, ack, ...) go through the same queue as events,
-        so a client sees them in order and a slow one is still bounded."""
-        frame = p.encode_server(message, self.codec)
-        if self.conn is not None:
-            self.conn.push(frame)
-        else:
-            await self._raw_send(frame)
-
-    async def _raw_send(self, frame: bytes | str) -> None:
-        if isinstance(frame, bytes):
-            await self.ws.send_bytes(frame)
-        else:
-            await self.ws.send_text(frame)
-
-    async def _close(self, code: int, reason: str) -> None:
-        conn = self.conn
-        if conn is not None and not conn.closed:
-            # The frames queued before the close (the error explaining it) go first.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CLOSE_FLUSH_S):
-                    while conn.queue and not conn.closed:
-                        await asyncio.sleep(0.001)
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, reason=reason)
-
-    async def receive(self) -> p.AnyClientMessage | None:
-        message = await self.ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
-        frame: bytes | str | None = message.get("bytes")
-        if frame is None:
-            frame = message.get("text")
-        if frame is None:
-            return None
-        try:
-            return self.decoder.decode(frame)
-        except p.ProtocolError as exc:
-            await self.protocol_error(exc)
-            return None
-
-    async def protocol_error(self, exc: p.ProtocolError) -> None:
+    def protocol_error(self, exc: p.ProtocolError) -> None:
         self.errors += 1
         self.gateway.metrics.inc("protocol_errors_total", code=exc.code.value)
-        await self.send(exc.to_message())
+        self.send(exc.to_message())
         if exc.code == p.ErrorCode.FRAME_TOO_LARGE:
-            await self._close(p.MESSAGE_TOO_BIG, "frame too large")
-            raise WebSocketDisconnect(p.MESSAGE_TOO_BIG)
-        if self.errors >= MAX_ERRORS:
-            await self._close(p.POLICY_VIOLATION, "too many protocol errors")
-            raise WebSocketDisconnect(p.POLICY_VIOLATION)
+            self.close(p.MESSAGE_TOO_BIG, "frame too large")
+        elif self.errors >= MAX_ERRORS:
+            self.close(p.POLICY_VIOLATION, "too many protocol errors")
 
     # -------------------------------------------------------------- flow
-    async def run(self) -> None:
-        hello = await self.receive()
-        while hello is None:
-            hello = await self.receive()
-        if not isinstance(hello, p.Hello):
-            await self.protocol_error(
-                p.ProtocolError(p.ErrorCode.UNEXPECTED_MESSAGE, "the first message must be hello")
-            )
-            await self._close(p.POLICY_VIOLATION, "hello first")
-            return
-        claims = await self.authenticate(hello)
+    def start(self, hello: p.Hello) -> None:
+        """Authenticate, then welcome once everything decided so far is durable."""
+        claims = self.authenticate(hello)
         if claims is None:
             return
-        role, bidder = claims
-        await self.welcome(role, bidder, hello.last_seq)
-        while True:
-            message = await self.receive()
-            if message is None:
-                continue
-            if not self.bucket.take():
-                self.gateway.metrics.inc("rate_limited_total")
-                self.errors += 1
-                await self.send(
-                    p.ErrorMessage(code=p.ErrorCode.RATE_LIMITED.value, message="slow down")
-                )
-                if self.errors >= MAX_ERRORS:
-                    await self._close(p.RATE_LIMITED, "rate limited")
-                    return
-                continue
-            await self.handle(message, role, bidder)
+        self.role, self.bidder = claims
+        self.group = (self.role, self.codec, bool(self.wbits))
+        runtime = self.gateway.runtime
+        self.state = WELCOMING
+        try:
+            auction = runtime.auction(self.auction_id)
+            seq = auction.state.seq  # decided so far; durable before the welcome goes
+            view = auction_view(auction, self.role, self.bidder)
+            durable = runtime.settled(self.auction_id)
+        except (Unavailable, NotHosted):
+            return self._unavailable()
+        if durable is None:
+            return self.welcome(seq, view, hello.last_seq)
+        durable.add_done_callback(lambda done: self._welcome_when_durable(done, seq, view, hello))
+        return None
 
-    async def authenticate(self, hello: p.Hello) -> tuple[str, str | None] | None:
+    def _welcome_when_durable(
+        self, done: asyncio.Future[None], seq: int, view: dict[str, Any], hello: p.Hello
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return self._unavailable()
+        if self.state == WELCOMING:
+            self.welcome(seq, view, hello.last_seq)
+        return None
+
+    def _unavailable(self) -> None:
+        self.send(p.ErrorMessage(code="unavailable", message="try again shortly"))
+        self.close(p.TRY_AGAIN_LATER, "try again later")
+
+    def authenticate(self, hello: p.Hello) -> tuple[str, str | None] | None:
         gateway = self.gateway
-        header = self.ws.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else hello.token
+        token = self.header_token or hello.token
+        self.header_token = None
         now = gateway.clock.now_ms()
         try:
             gateway.runtime.auction(self.auction_id)
         except Unavailable:  # hosted, being rebuilt (journal down): come back, not 4001
-            await self.send(p.ErrorMessage(code="unavailable", message="try again shortly"))
-            await self._close(p.TRY_AGAIN_LATER, "try again later")
+            self._unavailable()
             return None
         except RuntimeError_:
-            if not token:
-                await self.refuse("token_missing", "a token is required")
-                return None
-            await self.refuse("auth_failed", "not authorised")
+            if token:
+                self.refuse("auth_failed", "not authorised")
+            else:
+                self.refuse("token_missing", "a token is required")
             return None
         if not token:
             if gateway.is_public(self.auction_id):
                 return "public", None
-            await self.refuse("token_missing", "a token is required")
+            self.refuse("token_missing", "a token is required")
             return None
         try:
             claims = verify_token(gateway.secret, token, auction=self.auction_id, now=now)
         except TokenError as exc:
             gateway.metrics.inc("ws_refused_total", reason=exc.code.value)
-            await self.refuse(exc.code.value, exc.message)
+            self.refuse(exc.code.value, exc.message)
             return None
         if claims.role == "bidder":
             count = sum(
-                1
-                for c in gateway.hubs.connections.get(self.auction_id, ())
-                if c.bidder == claims.bidder
+                1 for s in gateway.hubs.subscribers(self.auction_id) if s.bidder == claims.bidder
             )
             if count >= gateway.settings.limits.connections_per_bidder:
-                await self.send(
-                    p.ErrorMessage(code="too_many_connections", message="close another tab")
-                )
-                await self._close(p.RATE_LIMITED, "too many connections")
+                self.send(p.ErrorMessage(code="too_many_connections", message="close another tab"))
+                self.close(p.RATE_LIMITED, "too many connections")
                 return None
         role = "public" if claims.role == "observer" else claims.role
         return role, claims.bidder
 
-    async def refuse(self, code: str, message: str) -> None:
-        await self.send(p.ErrorMessage(code=code, message=message))
-        await self._close(p.AUTH_FAILED, "authentication failed")
-        return None
+    def refuse(self, code: str, message: str) -> None:
+        """One ``error`` frame, then 4001."""
+        self.send(p.ErrorMessage(code=code, message=message))
+        self.close(p.AUTH_FAILED, "authentication failed")
 
-    async def welcome(self, role: str, bidder: str | None, last_seq: int | None) -> None:
+    def welcome(self, seq: int, view: dict[str, Any], last_seq: int | None) -> None:
+        """The view as of ``seq`` (durable now), then whatever became durable since
+        (or, resuming, everything after ``last_seq``), then the live stream."""
         gateway = self.gateway
-        await gateway.runtime.drain()
-        auction = gateway.runtime.auction(self.auction_id)
-        seq = gateway.runtime.durable_seq(self.auction_id)
+        runtime = gateway.runtime
+        try:
+            auction = runtime.auction(self.auction_id)
+            durable = runtime.durable_seq(self.auction_id)
+        except (Unavailable, NotHosted):
+            return self._unavailable()
         now = gateway.clock.now_ms()
-        view = auction_view(auction, role, bidder)
         label = None
-        if bidder is not None:
+        if self.bidder is not None:
             for lot in view["lots"]:
-                you = lot.get("you") or {}
-                label = you.get("label") or label
-        self.conn = Connection(
-            self.auction_id,
-            role,
-            bidder,
-            self.codec,
-            self._raw_send,
-            self._close,
-            gateway.settings.limits.send_queue_frames,
-        )
-        missed = None if last_seq is None else gateway.hubs.missed(self.auction_id, last_seq, seq)
+                label = (lot.get("you") or {}).get("label") or label
+        hubs = gateway.hubs
+        missed = None if last_seq is None else hubs.missed(self.auction_id, last_seq, durable)
         if last_seq is not None and missed is None:
-            await self.send(p.Resync(server_time=now, seq=seq, view=view))
-        await self.send(
+            self.send(p.Resync(server_time=now, seq=seq, view=view))
+        if missed is None:  # not resuming (or too old): the view, then what followed it
+            missed = hubs.missed(self.auction_id, seq, durable) or []
+        self.state = OPEN
+        self.send(
             p.Welcome(
-                role="observer" if role == "public" else role,  # type: ignore[arg-type]
-                bidder=bidder,
+                role="observer" if self.role == "public" else self.role,  # type: ignore[arg-type]
+                bidder=self.bidder,
                 label=label,
                 server_time=now,
                 seq=seq,
@@ -264,26 +581,39 @@ class _Session:
             )
         )
         if missed:
-            frame = gateway.hubs.frame(auction, missed, role, self.codec, now)
+            frame = hubs.frame(
+                hubs.items(auction, missed, self.role), self.codec, now, compressed=bool(self.wbits)
+            )
             if frame is not None:
-                self.conn.push(frame)
-        gateway.hubs.add(self.conn)
-        gateway.metrics.inc("ws_connections_total", role=role)
-        self.writer = asyncio.get_running_loop().create_task(self.conn.writer())
+                self.write(frame)
+        if self.state != OPEN:
+            return None
+        hubs.add(self.auction_id, self)
+        gateway.metrics.inc("ws_connections_total", role=self.role)
+        early, self.early = self.early, None
+        for message in early or ():
+            if self.state != OPEN:
+                break
+            if self._take():
+                self.handle(message)
+            else:
+                self._rate_limited()
+        return None
 
-    async def handle(self, message: p.AnyClientMessage, role: str, bidder: str | None) -> None:
+    def handle(self, message: p.AnyClientMessage) -> None:
         gateway = self.gateway
         now = gateway.clock.now_ms()
         if isinstance(message, p.Ping):
-            await self.send(p.Pong(nonce=message.nonce, server_time=now))
+            self.send(p.Pong(nonce=message.nonce, server_time=now))
             return
         if isinstance(message, p.Hello):
-            await self.protocol_error(
+            self.protocol_error(
                 p.ProtocolError(p.ErrorCode.UNEXPECTED_MESSAGE, "hello comes once, first")
             )
             return
-        if role != "bidder" or bidder is None:
-            await self.send(
+        bidder = self.bidder
+        if self.role != "bidder" or bidder is None:
+            self.send(
                 p.Rejected(
                     bid_id=message.bid_id,
                     code="forbidden",
@@ -302,36 +632,50 @@ class _Session:
         else:
             command = AcceptPrice(lot=message.lot, bidder=bidder, bid_id=message.bid_id)
         try:
-            outcome = await gateway.runtime.submit(self.auction_id, command)
+            outcome, durable = gateway.runtime.decide(self.auction_id, command)
         except (Unavailable, NotHosted) as exc:
-            gateway.metrics.inc("bids_total", result=exc.code)
-            await self.send(
-                p.Rejected(bid_id=message.bid_id, code=exc.code, message=str(exc), server_time=now)
-            )
+            self._unanswerable(message.bid_id, exc)
             return
+        if durable is None:
+            self.answer(message.bid_id, outcome)
+        else:
+            durable.add_done_callback(_answer_when_durable(self, message.bid_id, outcome))
+
+    def answer(self, bid_id: str, outcome: Outcome) -> None:
+        gateway = self.gateway
         now = gateway.clock.now_ms()
         if outcome.rejection is None:
             gateway.metrics.inc("bids_total", result="accepted")
             seq = gateway.runtime.durable_seq(self.auction_id)
-            await self.send(
-                p.Ack(bid_id=message.bid_id, seq=seq, server_time=now, duplicate=outcome.duplicate)
-            )
+            self.send(p.Ack(bid_id=bid_id, seq=seq, server_time=now, duplicate=outcome.duplicate))
         else:
             code = outcome.rejection.code.value
             gateway.metrics.inc("bids_total", result=code)
-            await self.send(
+            self.send(
                 p.Rejected(
-                    bid_id=message.bid_id,
-                    code=code,
-                    message=outcome.rejection.message,
-                    server_time=now,
+                    bid_id=bid_id, code=code, message=outcome.rejection.message, server_time=now
                 )
             )
 
-    def cleanup(self) -> None:
-        if self.conn is not None:
-            self.conn.closed = True
-            self.conn.wake.set()
-            self.gateway.hubs.remove(self.conn)
-        if self.writer is not None:
-            self.writer.cancel()
+    def _unanswerable(self, bid_id: str, exc: RuntimeError_) -> None:
+        gateway = self.gateway
+        gateway.metrics.inc("bids_total", result=exc.code)
+        now = gateway.clock.now_ms()
+        self.send(p.Rejected(bid_id=bid_id, code=exc.code, message=str(exc), server_time=now))
+
+
+def _answer_when_durable(
+    sock: AuctionSocket, bid_id: str, outcome: Outcome
+) -> Callable[[asyncio.Future[None]], None]:
+    def done(durable: asyncio.Future[None]) -> None:
+        exc = None if durable.cancelled() else durable.exception()
+        if durable.cancelled() or exc is not None:
+            err = exc if isinstance(exc, RuntimeError_) else Unavailable("not confirmed: retry")
+            sock._unanswerable(bid_id, err)
+        else:
+            sock.answer(bid_id, outcome)
+
+    return done
+
+
+_quiet: Any = logging.getLogger("underbid.gateway.ws.protocol")

@@ -273,6 +273,19 @@ class Runtime:
 
         Raises :class:`Unavailable` when the journal could not confirm it.
         """
+        outcome, durable = self.decide(auction_id, command)
+        if durable is not None:
+            await durable
+        return outcome
+
+    def decide(
+        self, auction_id: str, command: AnyCommand
+    ) -> tuple[Outcome, asyncio.Future[None] | None]:
+        """Decide a command now; the future (None: nothing to wait for) ends once
+        everything decided so far for this auction is durable, or raises
+        :class:`Unavailable`. Callers answer from the future's callback, so the
+        commands of one loop turn share one append without a task each.
+        """
         host = self._host(auction_id)
         if host.degraded:
             raise Unavailable("the journal is unreachable: retry with the same bid_id")
@@ -281,8 +294,13 @@ class Runtime:
             self._enqueue(host, outcome.events)
             self._wake.set()
         # A duplicate's original may still be in flight: wait for all decided so far.
-        await self._durable(host, host.auction.state.seq)
-        return outcome
+        return outcome, self._durable_future(host, host.auction.state.seq)
+
+    def settled(self, auction_id: str) -> asyncio.Future[None] | None:
+        """A future that ends once everything decided so far for this auction is
+        durable (None: it already is), or raises :class:`Unavailable`."""
+        host = self._host(auction_id)
+        return self._durable_future(host, host.auction.state.seq)
 
     async def tick(self) -> int:
         """Fire every deadline due by the clock's now; returns how many events."""
@@ -321,14 +339,14 @@ class Runtime:
         if self._flush_task is None and self._dirty:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
 
-    async def _durable(self, host: _Hosted, seq: int) -> None:
+    def _durable_future(self, host: _Hosted, seq: int) -> asyncio.Future[None] | None:
         if host.durable_seq >= seq:
-            return
+            return None
         if host.degraded:
             raise Unavailable("the journal is unreachable: retry with the same bid_id")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         host.waiters.append((seq, future))
-        await future
+        return future
 
     async def _flush(self) -> None:
         try:

@@ -34,8 +34,8 @@ from auction.core.projection import project
 from auction.runtime.journal import JournalUnavailable
 from client import AuctionClient, BidResult, ConnectError
 from gateway import protocol as p
-from gateway.hub import Connection
 from gateway.tokens import issue_token
+from gateway.ws import CLOSING, AuctionSocket
 from tests.factories import open_spec, rounds_spec
 from tests.gateway.server_fixture import (
     SECRET,
@@ -165,13 +165,11 @@ async def raw(
     **kw: Any,
 ) -> ClientConnection:
     """A bare WebSocket connection (no hello sent yet)."""
+    options: dict[str, Any] = {"proxy": None, "compression": None, "open_timeout": 5, **kw}
     return await connect(
         server.ws_url(auction_id),
         subprotocols=[Subprotocol(subprotocol)] if subprotocol else None,
-        proxy=None,
-        compression=None,
-        open_timeout=5,
-        **kw,
+        **options,
     )
 
 
@@ -915,14 +913,14 @@ async def test_a_client_that_never_reads_is_dropped_without_hurting_the_others(
     reads again), and the other watchers get every event meanwhile, promptly."""
     queue_limit = 8
     peaks: dict[int, int] = {}
-    push = Connection.push
+    write = AuctionSocket.write
 
-    def measured_push(self: Connection, frame: bytes | str) -> bool:
-        ok = push(self, frame)
-        peaks[id(self)] = max(peaks.get(id(self), 0), len(self.queue))
+    def measured_write(self: AuctionSocket, frame: bytes) -> bool:
+        ok = write(self, frame)
+        peaks[id(self)] = max(peaks.get(id(self), 0), len(self.backlog or ()))
         return ok
 
-    monkeypatch.setattr(Connection, "push", measured_push)
+    monkeypatch.setattr(AuctionSocket, "write", measured_write)
     env = {
         "UNDERBID_LIMITS_SEND_QUEUE_FRAMES": str(queue_limit),
         "UNDERBID_LIMITS_MESSAGES_PER_SECOND": "100000",
@@ -935,21 +933,23 @@ async def test_a_client_that_never_reads_is_dropped_without_hurting_the_others(
         b1 = await server.connect(aid, await server.issue(aid, bidder="b1"))
         b2 = await server.connect(aid, await server.issue(aid, bidder="b2"))
         await opened(server, aid)
-        others = set(server.gateway.hubs.connections[aid])
+        hubs = server.gateway.hubs
+        others = set(hubs.subscribers(aid))
 
         async with _never_reading(server, aid) as slow:
-            (slow_conn,) = server.gateway.hubs.connections[aid] - others
+            (slow_conn,) = set(hubs.subscribers(aid)) - others
+            assert isinstance(slow_conn, AuctionSocket)
             amount = 99_999
-            while not slow_conn.closed:
+            while slow_conn.state < CLOSING:
                 assert amount > 95_000, "the slow client was never dropped"
                 assert (await (b1 if amount % 2 else b2).bid(amount)).ok
                 amount -= 1
             assert slow_conn.dropped >= 1
-            assert slow_conn not in server.gateway.hubs.connections[aid]
+            assert slow_conn not in hubs.subscribers(aid)
             for _ in range(20):  # the fan-out goes on without it
                 assert (await (b1 if amount % 2 else b2).bid(amount)).ok
                 amount -= 1
-            assert len(slow_conn.queue) <= queue_limit
+            assert slow_conn.backlog is None  # what it did not read is dropped
             assert max(peaks.values()) <= queue_limit
 
             await caught_up(server, aid, *watchers)
