@@ -265,11 +265,19 @@ class AuctionSocket(asyncio.Protocol):
         self.pinged = False
         ws = self.ws
         ws.receive_data(data)
-        for event in ws.events_received():
-            if isinstance(event, Frame):
-                self._frame(event)
-            elif isinstance(event, Request):
-                self._handshake(event)
+        try:
+            for event in ws.events_received():
+                if isinstance(event, Frame):
+                    self._frame(event)
+                elif isinstance(event, Request):
+                    self._handshake(event)
+        except Exception:  # a bug of ours: say so (1011); the client resumes
+            log.exception("WebSocket of auction %r failed", self.auction_id)
+            if self.state >= HELLO:
+                self.close(p.INTERNAL_ERROR, "internal error")
+            elif self.transport is not None:
+                self.transport.abort()
+            return
         self._flush_ws()
 
     def _flush_ws(self) -> None:
@@ -340,7 +348,6 @@ class AuctionSocket(asyncio.Protocol):
         gateway.hubs.stats["slow_consumers"] += 1
         gateway.metrics.inc("fanout_drops_total")
         self.backlog = None  # what it has not read is gone; it resumes with last_seq
-        self.state = OPEN  # so that the notice is written
         notice = p.SlowConsumer(dropped=self.dropped)
         frame = frames.message(p.encode_server(notice, self.codec), compressed=bool(self.wbits))
         self.transport.write(frame)  # type: ignore[union-attr]
@@ -673,7 +680,10 @@ def _answer_when_durable(
             err = exc if isinstance(exc, RuntimeError_) else Unavailable("not confirmed: retry")
             sock._unanswerable(bid_id, err)
         else:
-            sock.answer(bid_id, outcome)
+            try:
+                sock.answer(bid_id, outcome)
+            except RuntimeError_ as lost:  # durable, but the auction left this node
+                sock._unanswerable(bid_id, lost)
 
     return done
 

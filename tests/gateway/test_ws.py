@@ -150,3 +150,25 @@ async def test_a_stopping_server_says_going_away() -> None:
         assert isinstance(await recv(ws), p.Welcome)
     _, close = await drain(ws)
     assert close == p.GOING_AWAY
+
+
+async def test_a_bug_of_ours_closes_1011_and_the_server_goes_on(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aid = await start_open(server, "bug", start_in_ms=0)
+
+    def broken(self: gateway_ws.AuctionSocket, message: p.AnyClientMessage) -> None:
+        raise ZeroDivisionError("planted")
+
+    ws = await raw(server, aid)
+    await hello(ws)
+    assert isinstance(await recv(ws), p.Welcome)
+    with monkeypatch.context() as patch:
+        patch.setattr(gateway_ws.AuctionSocket, "handle", broken)
+        await ws.send(p.encode_client(p.Ping(nonce=1), MSGPACK))
+        _, close = await drain(ws)
+    assert close == p.INTERNAL_ERROR
+    other = await raw(server, aid)
+    await hello(other)
+    assert isinstance(await recv(other), p.Welcome)
+    await other.close()
