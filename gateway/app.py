@@ -56,6 +56,7 @@ from auction.runtime.host import NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.hub import Hubs
 from gateway.metrics import Metrics
+from gateway.pages import page_routes
 from gateway.settings import Settings
 from gateway.tokens import TokenClaims, TokenError, issue_token, verify_token
 from gateway.ws import Sockets
@@ -121,6 +122,20 @@ class Gateway:
             now=now,
         )
 
+    def verify(self, token: str, auction_id: str) -> TokenClaims:
+        """The claims of a token for ``auction_id``: one issued for it, or an
+        operator's (an official of every auction). Raises :class:`TokenError`."""
+        now = self.clock.now_ms()
+        try:
+            return verify_token(self.secret, token, auction=auction_id, now=now)
+        except TokenError as exc:
+            if exc.code.value != "token_wrong_auction":
+                raise
+            operator = verify_token(self.secret, token, auction=OPERATOR, now=now)
+            if operator.role != "official":
+                raise
+            return operator
+
     def base_url(self) -> str:
         server = self.settings.server
         return self.public_base or server.public_url or f"http://{server.host}:{server.port}"
@@ -178,18 +193,14 @@ def _claims(request: Request, auction: str, *, required: bool = True) -> TokenCl
         if required:
             raise Problem(401, "token_missing", "send Authorization: Bearer <token>")
         return None
-    token = header[7:].strip()
-    now = gateway.clock.now_ms()
-    for scope in (auction, OPERATOR) if auction != OPERATOR else (OPERATOR,):
-        try:
-            return verify_token(gateway.secret, token, auction=scope, now=now)
-        except TokenError as exc:
-            if exc.code.value != "token_wrong_auction" or scope == OPERATOR:
-                raise Problem(401, exc.code.value, exc.message) from None
-    raise Problem(401, "token_wrong_auction", "the token is for another auction")
+    try:
+        return gateway.verify(header[7:].strip(), auction)
+    except TokenError as exc:
+        raise Problem(401, exc.code.value, exc.message) from None
 
 
-def _official(request: Request, auction: str) -> TokenClaims:
+def require_official(request: Request, auction: str) -> TokenClaims:
+    """The claims of the request's official token for ``auction`` (else a 401/403 problem)."""
     claims = _claims(request, auction)
     assert claims is not None
     if claims.role != "official":
@@ -267,7 +278,7 @@ async def list_auctions(request: Request) -> Response:
 
 async def create_auction(request: Request) -> Response:
     gateway = _gw(request)
-    _official(request, OPERATOR)
+    require_official(request, OPERATOR)
     data = await _json(request)
     try:
         spec = await gateway.runtime.create(data)
@@ -307,7 +318,7 @@ async def read_result(request: Request) -> Response:
 
 async def read_record(request: Request) -> Response:
     auction = _auction(request)
-    _official(request, auction.spec.id)
+    require_official(request, auction.spec.id)
     gateway = _gw(request)
     try:
         stored = await gateway.runtime.journal.read(auction.spec.id)
@@ -317,9 +328,36 @@ async def read_record(request: Request) -> Response:
     return JSONResponse(audit_record(auction, events))
 
 
+async def read_people(request: Request) -> Response:
+    """The admitted bidders and who is connected now (officials)."""
+    auction = _auction(request)
+    require_official(request, auction.spec.id)
+    gateway = _gw(request)
+    sockets: dict[str, int] = {}
+    watchers = {"official": 0, "public": 0}
+    for role, bidder in gateway.hubs.present(auction.spec.id):
+        if bidder is not None:
+            sockets[bidder] = sockets.get(bidder, 0) + 1
+        elif role in watchers:
+            watchers[role] += 1
+    bidders = [
+        {"lot": lot.id, "id": b.id, "name": b.name, "connections": sockets.get(b.id, 0)}
+        for lot in auction.spec.lots
+        for b in lot.bidders
+    ]
+    return JSONResponse(
+        {
+            "server_time": gateway.clock.now_ms(),
+            "bidders": bidders,
+            "officials": watchers["official"],
+            "public": watchers["public"],
+        }
+    )
+
+
 async def issue_tokens(request: Request) -> Response:
     auction = _auction(request)
-    _official(request, auction.spec.id)
+    require_official(request, auction.spec.id)
     gateway = _gw(request)
     data = await _json(request)
     role = data.get("role", "bidder")
@@ -341,7 +379,7 @@ async def issue_tokens(request: Request) -> Response:
 
 async def control(request: Request) -> Response:
     auction = _auction(request)
-    claims = _official(request, auction.spec.id)
+    claims = require_official(request, auction.spec.id)
     gateway = _gw(request)
     action = request.path_params["action"]
     data = await _json(request)
@@ -408,8 +446,10 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/api/auctions/{auction_id}", read_auction),
         Route("/api/auctions/{auction_id}/result", read_result),
         Route("/api/auctions/{auction_id}/record", read_record),
+        Route("/api/auctions/{auction_id}/people", read_people),
         Route("/api/auctions/{auction_id}/tokens", issue_tokens, methods=["POST"]),
         Route("/api/auctions/{auction_id}/controls/{action}", control, methods=["POST"]),
+        *page_routes(),  # the dashboard, the bidder's page, the public view (docs/pages.md)
     ]
     app = Starlette(
         routes=routes,

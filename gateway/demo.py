@@ -96,16 +96,18 @@ async def _run(
     runtime.subscribe(show)
     bidder = spec.lots[0].bidders[0].id
     token = gateway.token(spec.id, "bidder", bidder)
+    operator = gateway.token(OPERATOR, "official")
     out.write(
         f"Underbid demo: a live {fmt} auction with bidding bots"
         f"{f' ({pace:g}x real time)' if pace != 1 else ''}. Ctrl-C stops.\n"
         f"  server:          {base}  (journal: {runtime.journal.name})\n"
-        f"  public view:     {base}/api/auctions/{spec.id}\n"
-        f"  dashboard data:  {base}/api/auctions  (operator token below)\n"
-        f"  bidder {bidder}:  {base}/api/auctions/{spec.id}  with  Authorization: Bearer {token}\n"
+        f"  dashboard:       {base}/dashboard/{spec.id}#token={operator}\n"
+        f"  public view:     {base}/watch/{spec.id}\n"
+        f"  bidder {bidder}:  {base}/bid/{spec.id}#token={token}  (its bot bids too)\n"
         f"  WebSocket:       {base.replace('http', 'ws', 1)}/ws/auctions/{spec.id}\n"
-        f"  operator token:  {gateway.token(OPERATOR, 'official')}\n"
+        f"  operator token:  {operator}\n"
         "The auction starts in a few seconds; bidders stay anonymous until the end.\n"
+        "The tokens ride in the links' #fragment, which browsers never send to a server.\n"
     )
     out.flush()
     rng = random.Random(seed)

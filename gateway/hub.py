@@ -73,6 +73,10 @@ class Hubs:
     def subscribers(self, auction_id: str) -> list[Subscriber]:
         return [s for members in self.groups.get(auction_id, {}).values() for s in members]
 
+    def present(self, auction_id: str) -> list[tuple[str, str | None]]:
+        """(role, bidder) of every live subscriber of an auction: who is connected."""
+        return [(s.group[0], s.bidder) for s in self.subscribers(auction_id)]
+
     def count(self, auction_id: str | None = None) -> int:
         if auction_id is not None:
             return sum(len(m) for m in self.groups.get(auction_id, {}).values())

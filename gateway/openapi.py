@@ -52,6 +52,10 @@ OPENAPI: dict[str, Any] = {
             "parameters": _ID,
             "get": _op("The audit record (officials)", secure=True),
         },
+        "/api/auctions/{auction_id}/people": {
+            "parameters": _ID,
+            "get": _op("Admitted bidders and who is connected (officials)", secure=True),
+        },
         "/api/auctions/{auction_id}/tokens": {
             "parameters": _ID,
             "post": _op("Issue a token and link", secure=True, body="TokenRequest", ok="201"),

@@ -61,7 +61,7 @@ from auction.runtime.host import NotHosted, RuntimeError_, Unavailable
 from gateway import frames
 from gateway import protocol as p
 from gateway.hub import Group
-from gateway.tokens import TokenError, verify_token
+from gateway.tokens import TokenError
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -133,6 +133,16 @@ class Sockets:
                 sock.ping()
         if self.all:
             self._timer = asyncio.get_running_loop().call_later(self.period, self.sweep)
+
+
+def _origin_allowed(origin: str, host: str, allowed: frozenset[str]) -> bool:
+    """Same origin (a page this server served: the Origin names the Host the
+    browser connected to) or one of ``security.allowed_origins``."""
+    origin = origin.lower().rstrip("/")
+    if origin in allowed:
+        return True
+    _, sep, authority = origin.partition("://")
+    return bool(sep) and bool(host) and authority == host.lower()
 
 
 def socket_protocol(gateway: Gateway) -> type[AuctionSocket]:
@@ -361,7 +371,9 @@ class AuctionSocket(asyncio.Protocol):
         if match is None:
             return self._refuse_handshake(404, "no such WebSocket endpoint")
         origin = request.headers.get("Origin")
-        if origin is not None and origin.lower().rstrip("/") not in gateway.origins:
+        if origin is not None and not _origin_allowed(
+            origin, request.headers.get("Host", ""), gateway.origins
+        ):
             gateway.metrics.inc("ws_refused_total", reason="origin")
             return self._refuse_handshake(403, "origin not allowed")
         offered = [
@@ -515,7 +527,6 @@ class AuctionSocket(asyncio.Protocol):
         gateway = self.gateway
         token = self.header_token or hello.token
         self.header_token = None
-        now = gateway.clock.now_ms()
         try:
             gateway.runtime.auction(self.auction_id)
         except Unavailable:  # hosted, being rebuilt (journal down): come back, not 4001
@@ -533,7 +544,7 @@ class AuctionSocket(asyncio.Protocol):
             self.refuse("token_missing", "a token is required")
             return None
         try:
-            claims = verify_token(gateway.secret, token, auction=self.auction_id, now=now)
+            claims = gateway.verify(token, self.auction_id)
         except TokenError as exc:
             gateway.metrics.inc("ws_refused_total", reason=exc.code.value)
             self.refuse(exc.code.value, exc.message)

@@ -172,3 +172,29 @@ async def test_a_bug_of_ours_closes_1011_and_the_server_goes_on(
     await hello(other)
     assert isinstance(await recv(other), p.Welcome)
     await other.close()
+
+
+async def test_a_page_of_this_server_may_connect_whatever_the_allowlist() -> None:
+    """Same origin (the Origin names the Host the browser connected to) is always
+    allowed, so the pages work on any port; other origins need the allowlist."""
+    async with live_server({"UNDERBID_SECURITY_ALLOWED_ORIGINS": "https://bids.example"}) as server:
+        aid = await start_open(server, "origin", start_in_ms=0)
+        own = await raw(server, aid, origin=f"http://127.0.0.1:{server.port}")
+        await hello(own)
+        assert isinstance(await recv(own), p.Welcome)
+        await own.close()
+        with pytest.raises(InvalidStatus) as other:
+            await raw(server, aid, origin=f"http://127.0.0.1:{server.port + 1}")
+        assert other.value.response.status_code == 403
+
+
+async def test_the_operator_token_is_an_official_of_every_auction(server: LiveServer) -> None:
+    aid = await start_open(server, "operator", start_in_ms=0)
+    ws = await raw(server, aid)
+    await hello(ws, server.operator_token)
+    welcome = await recv(ws)
+    assert isinstance(welcome, p.Welcome) and welcome.role == "official"
+    await ws.close()
+    people = await server.http.get(f"/api/auctions/{aid}/people", headers=server.auth())
+    assert people.status_code == 200
+    assert {b["id"] for b in people.json()["bidders"]} == {"b1", "b2", "b3"}

@@ -1,0 +1,453 @@
+"""The three pages in a real browser (headless Chromium, docs/pages.md).
+
+One server and one browser for the module; one ``open`` auction watched by
+the officials' dashboard, the public view and one page per bidder, opened
+from the links the dashboard issues. The tests run in order and share the
+auction: bids placed by clicking, a rejected bid's reason, a countdown that
+follows the server's clock while the browser's clock is minutes off, a page
+that loses its connection and shows what it missed, pause and resume from
+the dashboard, the announced result, and screenshots at desktop and phone
+sizes. Waiting is always on a condition (Playwright's ``expect``), never a
+fixed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from auction.core.events import CommandRejected, decode_event
+from tests.factories import open_spec, rounds_spec
+from tests.gateway.server_fixture import LiveServer, eventually, live_server, now_ms
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+AUCTION = "pages-1"
+START_VALUE = 10_000_000  # 100,000.00 EUR
+TIMEOUT_MS = 10_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+CLOCK_SKEW_MS = -7 * 60 * 1000
+"""The skewed page's browser clock runs seven minutes behind the server's."""
+
+
+@dataclass
+class Stage:
+    server: LiveServer
+    browser: Any
+    dashboard: Any = None
+    public: Any = None
+    bidders: dict[str, Any] = field(default_factory=dict)
+    contexts: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    async def page(self, url: str, **context_options: Any) -> Any:
+        """A page in its own context (its own sessionStorage, its own network)."""
+        context = await self.browser.new_context(
+            locale="en-US", viewport=DESKTOP, **context_options
+        )
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(f"{url}: {exc}"))
+        await page.goto(url)
+        return page
+
+    def all_pages(self) -> list[Any]:
+        return [self.dashboard, self.public, *self.bidders.values()]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stage(browser: Any) -> AsyncIterator[Stage]:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with live_server() as server:
+        spec = open_spec(
+            3,
+            id=AUCTION,
+            title="Office paper, 12 months",
+            currency="EUR",
+            start_value=START_VALUE,
+            start_at=now_ms() + 1500,
+            open={"duration_s": 600, "decrement": 100_000},
+        )
+        await server.create(spec)
+        st = Stage(server, browser)
+        try:
+            yield st
+        finally:
+            for context in st.contexts:
+                await context.close()
+
+
+def text(value: str) -> re.Pattern[str]:
+    return re.compile(re.escape(value))
+
+
+# ------------------------------------------------------------------- tests
+async def test_the_dashboard_lists_auctions_and_issues_the_bidders_links(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    base = stage.server.base_url
+    operator = stage.server.operator_token
+    listing = await stage.page(f"{base}/dashboard")
+    await listing.get_by_label("Operator or official token").fill(operator)
+    await listing.get_by_role("button", name="Use this token").click()
+    row = listing.locator(f"tr[data-auction='{AUCTION}']")
+    await expect(row).to_contain_text("Office paper, 12 months")
+    await expect(row).to_contain_text("open")
+    await row.get_by_role("link", name="Office paper, 12 months").click()
+    await expect(listing).to_have_url(f"{base}/dashboard/{AUCTION}")
+    stage.dashboard = listing
+    await listing.get_by_role("button", name="Issue the bidders' links").click()
+    links = listing.locator("#links li a")
+    await expect(links).to_have_count(3)
+    for bidder in ("b1", "b2", "b3"):
+        href = await listing.locator(f"#links li[data-bidder='{bidder}'] a").get_attribute("href")
+        assert href is not None and href.startswith(f"{base}/bid/{AUCTION}#token=ub1.")
+        stage.bidders[bidder] = await stage.page(href)
+    stage.public = await stage.page(f"{base}/watch/{AUCTION}")
+    for page in stage.all_pages():
+        await expect(page.get_by_test_id("stage").first).to_have_text(re.compile("Bidding"))
+    await expect(stage.public.get_by_text("€100,000.00").first).to_be_visible()
+    await expect(stage.bidders["b1"].get_by_test_id("max-bid")).to_have_text("€100,000.00")
+    await expect(stage.dashboard.locator("#people")).to_contain_text("connected (1)")
+
+
+async def test_bids_placed_by_clicking_reach_every_page(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    b1 = stage.bidders["b1"]
+    await b1.get_by_label("Your bid (EUR)").fill("99,000")
+    await b1.get_by_role("button", name="Place bid").click()
+    await expect(b1.get_by_test_id("answer")).to_have_text(
+        "Accepted: your bid of €99,000.00 is recorded."
+    )
+    await expect(b1.get_by_test_id("rank")).to_have_text("#1 of 3")
+    await expect(b1.get_by_test_id("your-amount")).to_have_text("€99,000.00")
+    await expect(stage.public.get_by_test_id("best")).to_have_text("€99,000.00")
+    await expect(stage.public.get_by_test_id("savings")).to_have_text("€1,000.00 (1.00 %)")
+    await expect(stage.public.locator("#log")).to_contain_text("bid €99,000.00")
+    # The others see the bid under an anonymous label, the officials with the name.
+    b2 = stage.bidders["b2"]
+    await expect(b2.get_by_test_id("max-bid")).to_have_text("€98,000.00")
+    await expect(b2.locator("table")).to_contain_text("Bidder #1")
+    await expect(b2.locator("table")).not_to_contain_text("Supplier 1 LLC")
+    await expect(stage.public.locator("main")).not_to_contain_text("Supplier 1 LLC")
+    await expect(stage.dashboard.locator("#lots table")).to_contain_text("Supplier 1 LLC")
+    assert await stage.dashboard.locator("#lots svg.chart path.line").count() == 1
+    # The keyboard alone places a bid: type, then Enter.
+    await b2.get_by_label("Your bid (EUR)").fill("98000")
+    await b2.get_by_label("Your bid (EUR)").press("Enter")
+    await expect(b2.get_by_test_id("answer")).to_have_text(re.compile("^Accepted"))
+    await expect(stage.public.get_by_test_id("best")).to_have_text("€98,000.00")
+
+
+async def test_a_rejected_bid_shows_its_reason(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    b3 = stage.bidders["b3"]
+    await b3.get_by_label("Your bid (EUR)").fill("97,500.00")  # the step is 1,000.00
+    await b3.get_by_role("button", name="Place bid").click()
+    answer = b3.get_by_test_id("answer")
+    await expect(answer).to_have_text(
+        re.compile("^Not accepted: The bid does not improve enough on the amount it must beat")
+    )
+    assert await answer.get_attribute("data-result") == "step_too_small"
+    await expect(stage.dashboard.locator("#rejected")).to_contain_text("step_too_small")
+    await b3.get_by_label("Your bid (EUR)").fill("lots")
+    await b3.get_by_role("button", name="Place bid").click()
+    await expect(answer).to_have_text(re.compile("^Not sent: type an amount such as"))
+
+
+async def test_the_countdown_follows_the_server_clock_when_the_browsers_is_off(
+    stage: Stage,
+) -> None:
+    from playwright.async_api import expect
+
+    context = await stage.browser.new_context(locale="en-US", viewport=PHONE)
+    stage.contexts.append(context)
+    page = await context.new_page()
+    await page.clock.install(time=(now_ms() + CLOCK_SKEW_MS) / 1000)
+    await page.goto(f"{stage.server.base_url}/watch/{AUCTION}")
+    countdown = page.get_by_test_id("countdown").locator(".countdown")
+    await expect(countdown).to_have_attribute("data-remaining-ms", re.compile(r"\d+"))
+    skew = await page.evaluate("Date.now()") - now_ms()
+    assert abs(skew - CLOCK_SKEW_MS) < 5_000, skew
+    deadline = stage.server.gateway.runtime.auction(AUCTION).next_deadline()
+    assert deadline is not None
+    shown = int(await countdown.get_attribute("data-remaining-ms") or "0")
+    assert abs(shown - (deadline - now_ms())) < 2_000, (shown, deadline - now_ms())
+    minutes, seconds = (int(x) for x in (await countdown.inner_text()).split(":"))
+    assert abs(minutes * 60 + seconds - (deadline - now_ms()) / 1000) < 3
+    # A tab that slept through a clock change: its offset is two minutes wrong
+    # until it wakes, when it asks the server for the time again.
+    await page.evaluate("Underbid.clock.offset -= 120000")
+    remaining = "Number(document.querySelector('[data-testid=countdown] .countdown')"
+    remaining += ".dataset.remainingMs)"
+    await page.wait_for_function(
+        f"(least) => {remaining} > least", arg=deadline - now_ms() + 100_000
+    )
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await page.wait_for_function(f"(most) => {remaining} < most", arg=deadline - now_ms() + 5_000)
+    shown = int(await countdown.get_attribute("data-remaining-ms") or "0")
+    assert abs(shown - (deadline - now_ms())) < 2_000, (shown, deadline - now_ms())
+    await context.close()
+    stage.contexts.remove(context)
+
+
+async def test_a_dropped_page_reconnects_and_shows_what_it_missed(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    b1 = stage.bidders["b1"]
+    banner = b1.locator("#connection")
+    await b1.evaluate("window.underbidPage.socket.hold()")  # the line drops
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("Connection lost")
+    for bidder, amount in (("b3", "97,000"), ("b2", "96,000")):
+        page = stage.bidders[bidder]
+        await page.get_by_label("Your bid (EUR)").fill(amount)
+        await page.get_by_role("button", name="Place bid").click()
+        await expect(page.get_by_test_id("answer")).to_have_text(re.compile("^Accepted"))
+    await expect(stage.public.get_by_test_id("best")).to_have_text("€96,000.00")
+    await expect(b1.get_by_test_id("rank")).to_have_text("#2 of 3")  # still the old view
+    await b1.evaluate("window.underbidPage.socket.release()")  # the line is back
+    await expect(banner).to_be_hidden()
+    await expect(b1.get_by_test_id("rank")).to_have_text("#3 of 3")
+    log = b1.locator("#log")
+    await expect(log).to_contain_text("bid €97,000.00")
+    await expect(log).to_contain_text("bid €96,000.00")
+    seqs = [int(s) for s in await log.locator("li").evaluate_all("l => l.map(e => e.dataset.seq)")]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) == len(set(seqs)), seqs
+    journal = await stage.server.journal_events(AUCTION)
+    visible = [
+        seq
+        for seq, (_, data) in enumerate(journal, start=1)
+        if not isinstance(decode_event(data), CommandRejected)  # private to the sender
+    ]
+    assert sorted(seqs) == visible, "every event a bidder may see, once, none missing"
+
+
+async def test_a_page_keeps_trying_while_offline_and_resumes_when_back(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    b2 = stage.bidders["b2"]
+    banner = b2.locator("#connection")
+    await b2.context.set_offline(True)
+    # Chromium's offline mode blocks new connections but leaves open sockets
+    # alone, so the drop itself is the test hook; the retries then meet the
+    # offline network until it comes back.
+    await b2.evaluate("window.underbidPage.socket.hold()")
+    await expect(banner).to_contain_text("Connection lost")
+    b3 = stage.bidders["b3"]
+    await b3.get_by_label("Your bid (EUR)").fill("95,000")
+    await b3.get_by_role("button", name="Place bid").click()
+    await expect(b3.get_by_test_id("answer")).to_have_text(re.compile("^Accepted"))
+    await b2.evaluate("window.underbidPage.socket.release()")
+    # Two attempts in a row failed: the page is retrying, and says so.
+    await expect(b2.locator("body")).to_have_attribute(
+        "data-failed-attempts", re.compile(r"^([2-9]|\d\d+)$")
+    )
+    await expect(banner).to_be_visible()
+    await expect(b2.get_by_test_id("rank")).to_have_text("#1 of 3")  # not yet told
+    await b2.context.set_offline(False)
+    await expect(banner).to_be_hidden()
+    await expect(b2.get_by_test_id("rank")).to_have_text("#2 of 3")
+    await expect(b2.locator("#log")).to_contain_text("Bidder #3 bid €95,000.00")
+
+
+async def test_an_official_pauses_and_resumes_and_every_page_shows_it(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    dashboard = stage.dashboard
+    await dashboard.get_by_label("Reason").fill("network check")
+    await dashboard.get_by_role("button", name="Pause").click()
+    dialog = dashboard.locator("dialog.confirm")
+    await expect(dialog).to_contain_text("Pause the auction?")
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Paused.")
+    for page in stage.all_pages():
+        await expect(page.locator("#paused")).to_be_visible()
+        await expect(page.get_by_test_id("countdown").first).to_have_text("paused")
+    b3 = stage.bidders["b3"]
+    await b3.get_by_label("Your bid (EUR)").fill("90,000")
+    await b3.get_by_role("button", name="Place bid").click()
+    await expect(b3.get_by_test_id("answer")).to_have_text(
+        re.compile("^Not accepted: The auction is paused by an official")
+    )
+    await dashboard.get_by_role("button", name="Resume").click()
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Resumed.")
+    for page in stage.all_pages():
+        await expect(page.locator("#paused")).to_be_hidden()
+        await expect(page.get_by_test_id("countdown").first).to_have_text(
+            re.compile(r"^\d\d:\d\d$")
+        )
+    # Backing out of the confirmation does nothing.
+    await dashboard.get_by_role("button", name="Cancel the auction").click()
+    await dialog.get_by_role("button", name="Back").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Nothing was done.")
+    assert not stage.server.gateway.runtime.auction(AUCTION).finished
+
+
+async def test_officials_extend_and_bid_for_a_bidder_and_download_the_record(
+    stage: Stage,
+) -> None:
+    from playwright.async_api import expect
+
+    dashboard = stage.dashboard
+    runtime = stage.server.gateway.runtime
+    before = runtime.auction(AUCTION).next_deadline()
+    assert before is not None
+    await dashboard.get_by_label("Extend by (seconds)").fill("90")
+    await dashboard.get_by_role("button", name="Extend", exact=True).click()
+    dialog = dashboard.locator("dialog.confirm")
+    await expect(dialog).to_contain_text("by 90 s")
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Extended.")
+    assert runtime.auction(AUCTION).next_deadline() == before + 90_000
+    await dashboard.get_by_label("Bidder", exact=True).select_option("b3")
+    await dashboard.get_by_label("Amount for the bidder").fill("90,000.00")
+    await dashboard.get_by_role("button", name="Surrogate bid").click()
+    await expect(dialog).to_contain_text("€90,000.00")
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Surrogate bid accepted.")
+    await expect(stage.bidders["b3"].get_by_test_id("your-amount")).to_have_text("€90,000.00")
+    await expect(stage.public.get_by_test_id("best")).to_have_text("€90,000.00")
+    async with dashboard.expect_download() as info:
+        await dashboard.get_by_role("button", name="Download the audit record").click()
+    download = await info.value
+    assert download.suggested_filename == f"{AUCTION}-record.json"
+    record = json.loads(Path(await download.path()).read_text())
+    assert record["auction"] == AUCTION
+    assert [e["surrogate_by"] for e in record["events"] if e["type"] == "bid_placed"][-1]
+
+
+async def test_an_official_creates_an_auction_from_a_spec(stage: Stage, screenshots: Path) -> None:
+    from playwright.async_api import expect
+
+    base = stage.server.base_url
+    page = await stage.page(f"{base}/dashboard#token={stage.server.operator_token}")
+    assert "#" not in page.url  # the token went to sessionStorage, off the address bar
+    await page.get_by_role("button", name="Fill in an example").click()
+    spec = json.loads(await page.get_by_label("Spec (JSON, see docs/spec.md)").input_value())
+    assert spec["format"] == "open" and len(spec["bidders"]) == 3
+    spec["id"] = "pages-created"
+    await page.get_by_label("Spec (JSON, see docs/spec.md)").fill(json.dumps(spec))
+    await page.get_by_role("button", name="Create the auction").click()
+    await expect(page.locator("#message")).to_contain_text("Created pages-created.")
+    row = page.locator("tr[data-auction='pages-created']")
+    await expect(row).to_contain_text("scheduled")
+    spec["start_value"] = -1
+    await page.get_by_label("Spec (JSON, see docs/spec.md)").fill(json.dumps(spec))
+    await page.get_by_role("button", name="Create the auction").click()
+    await expect(page.locator("#message")).to_contain_text("Not created: ")
+    await page.screenshot(path=str(screenshots / "dashboard-list-desktop.png"), full_page=True)
+
+
+async def test_the_rounds_format_turns_and_cancel(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    spec = rounds_spec(
+        2,
+        id="pages-rounds",
+        currency="UAH",
+        start_at=now_ms() + 300,
+        rounds={"rounds": 1, "first_pause_s": 0, "turn_s": 60},
+    )
+    await server.create(spec)
+    pages = {}
+    for bidder in ("b1", "b2"):
+        token = await server.issue("pages-rounds", bidder=bidder)
+        pages[bidder] = await stage.page(f"{server.base_url}/bid/pages-rounds#token={token}")
+    first = pages["b2"]  # the highest sealed bid posts first
+    await expect(first.get_by_test_id("turn")).to_have_text("Your turn")
+    label = await first.get_by_test_id("label").inner_text()
+    await expect(pages["b1"].get_by_test_id("turn")).to_have_text(f"{label}'s turn")
+    await pages["b1"].get_by_label("Your bid (UAH)").fill("800")
+    await pages["b1"].get_by_role("button", name="Place bid").click()
+    await expect(pages["b1"].get_by_test_id("answer")).to_have_text(
+        re.compile("^Not accepted: It is not your turn.")
+    )
+    await first.get_by_label("Your bid (UAH)").fill("880.00")
+    await first.get_by_role("button", name="Place bid").click()
+    await expect(first.get_by_test_id("answer")).to_have_text(re.compile("^Accepted"))
+    await expect(pages["b1"].locator("#log")).to_contain_text(f"{label} placed a bid.")
+    await first.get_by_role("button", name="Cancel this turn's bid").click()
+    await expect(first.get_by_test_id("answer")).to_have_text(
+        "Accepted: Your bid of this turn was cancelled."
+    )
+    await expect(pages["b1"].locator("#log")).to_contain_text(f"{label} cancelled")
+
+
+async def test_screenshots_at_desktop_and_phone_sizes(stage: Stage, screenshots: Path) -> None:
+    pages = {
+        "dashboard": stage.dashboard,
+        "public": stage.public,
+        "bidder": stage.bidders["b1"],
+    }
+    for name, page in pages.items():
+        for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            await page.set_viewport_size(size)
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"{name} scrolls sideways at {size_name} size ({overflow} px)"
+            await page.screenshot(path=str(screenshots / f"{name}-{size_name}.png"), full_page=True)
+        await page.set_viewport_size(DESKTOP)
+    assert len(list(screenshots.glob("*.png"))) >= 6
+
+
+async def test_the_public_view_reveals_names_after_the_announcement(
+    stage: Stage, screenshots: Path
+) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    spec = open_spec(
+        2,
+        id="pages-short",
+        currency="EUR",
+        start_value=START_VALUE,
+        start_at=now_ms() + 300,
+        open={"duration_s": 2, "decrement": 100_000},
+    )
+    await server.create(spec)
+    page = await stage.page(f"{server.base_url}/watch/pages-short")
+    bidder = await server.connect("pages-short", await server.issue("pages-short", bidder="b2"))
+    await eventually(
+        lambda: server.gateway.runtime.durable_seq("pages-short") >= 2, what="bidding to open"
+    )
+    assert (await bidder.bid(9_500_000)).ok
+    result = page.get_by_test_id("result")
+    await expect(result).to_contain_text("Winner: Supplier 2 LLC at €95,000.00")
+    await expect(result).to_contain_text("Supplier 1 LLC (Bidder #1)")
+    await expect(page.locator("#ended")).to_be_visible()
+    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        await page.set_viewport_size(size)
+        await page.screenshot(path=str(screenshots / f"result-{size_name}.png"), full_page=True)
+
+
+async def test_a_bad_link_and_a_private_auction_say_so(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    bad = await stage.page(f"{server.base_url}/bid/{AUCTION}#token=ub1.forged.token")
+    await expect(bad.locator("#connection")).to_have_text(re.compile("This link is not valid"))
+    spec = open_spec(2, id="pages-private", public=False, start_at=now_ms() + 60_000)
+    await server.create(spec)
+    private = await stage.page(f"{server.base_url}/watch/pages-private")
+    await expect(private.locator("#connection")).to_have_text("This auction is not public.")
+    await expect(private.locator("main")).not_to_contain_text("Supplier")
+
+
+async def test_no_page_raised_a_script_error(stage: Stage) -> None:
+    assert stage.errors == []
