@@ -41,7 +41,6 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import unquote
 
@@ -440,7 +439,7 @@ class AuctionSocket(asyncio.Protocol):
             if self._take():
                 self.handle(message)
             else:
-                self._rate_limited()
+                self._rate_limited(message)
         elif state == HELLO:
             if isinstance(message, p.Hello):
                 self.start(message)
@@ -457,7 +456,7 @@ class AuctionSocket(asyncio.Protocol):
             if len(early) < self.gateway.settings.limits.burst:
                 early.append(message)
             else:
-                self._rate_limited()
+                self._rate_limited(message)
 
     def _take(self) -> bool:
         """One message from the token bucket (``messages_per_second``, ``burst``)."""
@@ -472,10 +471,22 @@ class AuctionSocket(asyncio.Protocol):
         self.tokens = tokens
         return False
 
-    def _rate_limited(self) -> None:
-        self.gateway.metrics.inc("rate_limited_total")
+    def _rate_limited(self, message: p.AnyClientMessage) -> None:
+        """Over the token bucket: a command is answered ``rejected`` (so the client
+        knows it was not decided: resend it later, same ``bid_id``), anything else
+        ``error``; the fifth strike closes with 4008."""
+        gateway = self.gateway
+        gateway.metrics.inc("rate_limited_total")
         self.errors += 1
-        self.send(p.ErrorMessage(code=p.ErrorCode.RATE_LIMITED.value, message="slow down"))
+        code = p.ErrorCode.RATE_LIMITED.value
+        rate = gateway.settings.limits.messages_per_second
+        text = f"slow down: at most {rate} messages per second"
+        bid_id = getattr(message, "bid_id", None)
+        if isinstance(bid_id, str):
+            now = gateway.clock.now_ms()
+            self.send(p.Rejected(bid_id=bid_id, code=code, message=text, server_time=now))
+        else:
+            self.send(p.ErrorMessage(code=code, message=text))
         if self.errors >= MAX_ERRORS:
             self.close(p.RATE_LIMITED, "rate limited")
 
@@ -615,7 +626,7 @@ class AuctionSocket(asyncio.Protocol):
             if self._take():
                 self.handle(message)
             else:
-                self._rate_limited()
+                self._rate_limited(message)
         return None
 
     def handle(self, message: p.AnyClientMessage) -> None:
@@ -649,17 +660,20 @@ class AuctionSocket(asyncio.Protocol):
             command = CancelBid(lot=message.lot, bidder=bidder, bid_id=message.bid_id)
         else:
             command = AcceptPrice(lot=message.lot, bidder=bidder, bid_id=message.bid_id)
+        bid_id = message.bid_id
         try:
-            outcome, durable = gateway.runtime.decide(self.auction_id, command)
+            gateway.runtime.decide_then(
+                self.auction_id, command, lambda outcome, error: self.answer(bid_id, outcome, error)
+            )
         except (Unavailable, NotHosted) as exc:
-            self._unanswerable(message.bid_id, exc)
-            return
-        if durable is None:
-            self.answer(message.bid_id, outcome)
-        else:
-            durable.add_done_callback(_answer_when_durable(self, message.bid_id, outcome))
+            self._unanswerable(bid_id, exc)
 
-    def answer(self, bid_id: str, outcome: Outcome) -> None:
+    def answer(self, bid_id: str, outcome: Outcome, error: Unavailable | None = None) -> None:
+        """``ack`` or ``rejected``, once the command's events are durable (called by
+        the runtime inside the commit, so it goes out before the fan-out)."""
+        if error is not None:
+            self._unanswerable(bid_id, error)
+            return
         gateway = self.gateway
         now = gateway.clock.now_ms()
         if outcome.rejection is None:
@@ -682,21 +696,5 @@ class AuctionSocket(asyncio.Protocol):
         self.send(p.Rejected(bid_id=bid_id, code=exc.code, message=str(exc), server_time=now))
 
 
-def _answer_when_durable(
-    sock: AuctionSocket, bid_id: str, outcome: Outcome
-) -> Callable[[asyncio.Future[None]], None]:
-    def done(durable: asyncio.Future[None]) -> None:
-        exc = None if durable.cancelled() else durable.exception()
-        if durable.cancelled() or exc is not None:
-            err = exc if isinstance(exc, RuntimeError_) else Unavailable("not confirmed: retry")
-            sock._unanswerable(bid_id, err)
-        else:
-            try:
-                sock.answer(bid_id, outcome)
-            except RuntimeError_ as lost:  # durable, but the auction left this node
-                sock._unanswerable(bid_id, lost)
-
-    return done
-
-
 _quiet: Any = logging.getLogger("underbid.gateway.ws.protocol")
+_quiet.setLevel(logging.WARNING)  # websockets logs every connection at INFO; /metrics counts them

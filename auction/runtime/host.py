@@ -58,6 +58,8 @@ log = logging.getLogger("underbid.runtime")
 
 Listener = Callable[[str, int, list[Event]], None]
 """Called with (auction id, seq of the first event, events) once they are durable."""
+Done = Callable[["Unavailable | None"], None]
+"""Told None once a command's events are durable, or why they never will be."""
 
 
 class RuntimeError_(UnderbidError):
@@ -96,8 +98,8 @@ class _Hosted:
     last_snapshot_seq: int
     pending: list[Event] = field(default_factory=list)
     """Decided, applied in memory, not yet durable."""
-    waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
-    """(seq that must be durable, future) of commands awaiting their ack."""
+    waiters: list[tuple[int, asyncio.Future[None] | Done]] = field(default_factory=list)
+    """(seq that must be durable, future or callback) of commands awaiting their ack."""
     degraded: bool = False
     """In-memory state dropped after a failed append; being rebuilt."""
     finished_marked: bool = False
@@ -273,18 +275,31 @@ class Runtime:
 
         Raises :class:`Unavailable` when the journal could not confirm it.
         """
-        outcome, durable = self.decide(auction_id, command)
-        if durable is not None:
-            await durable
-        return outcome
+        answered: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
-    def decide(
-        self, auction_id: str, command: AnyCommand
-    ) -> tuple[Outcome, asyncio.Future[None] | None]:
-        """Decide a command now; the future (None: nothing to wait for) ends once
-        everything decided so far for this auction is durable, or raises
-        :class:`Unavailable`. Callers answer from the future's callback, so the
-        commands of one loop turn share one append without a task each.
+        def answer(outcome: Outcome, error: Unavailable | None) -> None:
+            if answered.done():
+                return
+            if error is None:
+                answered.set_result(outcome)
+            else:
+                answered.set_exception(error)
+
+        self.decide_then(auction_id, command, answer)
+        return await answered
+
+    def decide_then(
+        self,
+        auction_id: str,
+        command: AnyCommand,
+        answer: Callable[[Outcome, Unavailable | None], None],
+    ) -> None:
+        """Decide a command now; ``answer(outcome, None)`` once it is durable (at
+        once if nothing is in flight), ``answer(outcome, Unavailable)`` if the
+        journal failed it. ``answer`` runs inside the commit, before the
+        listeners hear of the events: an acknowledgement goes out before the
+        fan-out, with no loop turn in between. Raises :class:`Unavailable` or
+        :class:`NotHosted` when the command cannot be decided at all.
         """
         host = self._host(auction_id)
         if host.degraded:
@@ -293,8 +308,11 @@ class Runtime:
         if outcome.events:
             self._enqueue(host, outcome.events)
             self._wake.set()
-        # A duplicate's original may still be in flight: wait for all decided so far.
-        return outcome, self._durable_future(host, host.auction.state.seq)
+        seq = host.auction.state.seq  # a duplicate's original may still be in flight
+        if host.durable_seq >= seq:
+            answer(outcome, None)
+        else:
+            host.waiters.append((seq, lambda error: answer(outcome, error)))
 
     def settled(self, auction_id: str) -> asyncio.Future[None] | None:
         """A future that ends once everything decided so far for this auction is
@@ -408,13 +426,15 @@ class Runtime:
             host.last_snapshot_seq = host.durable_seq
         self.stats["appends"] += 1
         self.stats["events"] += len(events)
-        still: list[tuple[int, asyncio.Future[None]]] = []
-        for seq, future in host.waiters:
-            if seq <= host.durable_seq:
-                if not future.done():
-                    future.set_result(None)
+        still: list[tuple[int, asyncio.Future[None] | Done]] = []
+        for seq, waiter in host.waiters:
+            if seq > host.durable_seq:
+                still.append((seq, waiter))
+            elif isinstance(waiter, asyncio.Future):
+                if not waiter.done():
+                    waiter.set_result(None)
             else:
-                still.append((seq, future))
+                _tell(waiter, None)
         host.waiters = still
         for listener in list(self._listeners):
             try:
@@ -438,11 +458,12 @@ class Runtime:
         host.degraded = True
         host.pending = []
         self._dirty.pop(host.id, None)
-        for _, future in host.waiters:
-            if not future.done():
-                future.set_exception(
-                    Unavailable("the journal did not confirm: retry with the same bid_id")
-                )
+        for _, waiter in host.waiters:
+            failed = Unavailable("the journal did not confirm: retry with the same bid_id")
+            if not isinstance(waiter, asyncio.Future):
+                _tell(waiter, failed)
+            elif not waiter.done():
+                waiter.set_exception(failed)
         host.waiters = []
         if isinstance(error, StaleEpoch):
             log.warning("%s: fenced by a newer writer; no longer hosted here", host.id)
@@ -530,3 +551,10 @@ class Runtime:
         # the old epoch will be refused and rebuild the auction, which is safe.
         log.info("%s: lease re-acquired (epoch %d)", host.id, epoch)
         host.epoch = epoch
+
+
+def _tell(done: Done, error: Unavailable | None) -> None:
+    try:
+        done(error)
+    except Exception:  # a caller's bug must not break the writer
+        log.exception("a durability callback failed")

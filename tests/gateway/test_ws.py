@@ -198,3 +198,26 @@ async def test_the_operator_token_is_an_official_of_every_auction(server: LiveSe
     people = await server.http.get(f"/api/auctions/{aid}/people", headers=server.auth())
     assert people.status_code == 200
     assert {b["id"] for b in people.json()["bidders"]} == {"b1", "b2", "b3"}
+
+
+async def test_a_bid_over_the_rate_is_rejected_by_id_not_lost() -> None:
+    limits = {"UNDERBID_LIMITS_MESSAGES_PER_SECOND": "1", "UNDERBID_LIMITS_BURST": "2"}
+    async with live_server(limits) as server:
+        aid = await start_open(server, "rate", start_in_ms=0, decrement=1)
+        await opened(server, aid)
+        ws = await raw(server, aid)
+        await hello(ws, await server.issue(aid, bidder="b1"))
+        assert isinstance(await recv(ws), p.Welcome)
+        for n in range(3):
+            bid = p.Bid(lot="1", amount=99_000 - n, bid_id=f"r{n}")
+            await ws.send(p.encode_client(bid, MSGPACK))
+        answers: dict[str, p.AnyServerMessage] = {}
+        while len(answers) < 3:
+            message = await recv(ws)
+            if isinstance(message, p.Ack | p.Rejected):
+                answers[message.bid_id] = message
+        assert isinstance(answers["r0"], p.Ack) and isinstance(answers["r1"], p.Ack)
+        refused = answers["r2"]
+        assert isinstance(refused, p.Rejected) and refused.code == "rate_limited"
+        assert "1 messages per second" in refused.message
+        await ws.close()
