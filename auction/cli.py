@@ -2,7 +2,8 @@
 
 Subcommands: ``simulate`` (a whole auction on a virtual clock), ``demo`` (a
 demo auction with bots, paced in real time), ``import-ocds`` (a ProZorro /
-OCDS tender to a spec), ``validate`` (check a spec). Errors in input files
+OCDS tender to a spec), ``validate`` (check a spec), ``serve`` (the server),
+``swarm`` (a load test from one process, :mod:`client.swarm`). Errors in input files
 are reported with the field or line that is wrong, and exit with status 2.
 """
 
@@ -113,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--config", help="settings file (see config/default.toml)")
     srv.add_argument("--redis", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)")
     srv.set_defaults(run=_serve)
+
+    swarm = sub.add_parser(
+        "swarm", help="load-test a server: N watchers, M bidders, bids at a fixed rate"
+    )
+    _swarm_arguments(swarm)
+    swarm.set_defaults(run=_swarm)
 
     val = sub.add_parser("validate", help="check a spec file and summarise it")
     val.add_argument("spec")
@@ -260,6 +267,34 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("underbid").setLevel(logging.INFO)
     run(serve(settings))
     return 0
+
+
+def _swarm_arguments(parser: argparse.ArgumentParser) -> None:
+    """``underbid swarm``'s options (client.swarm is imported only when it runs)."""
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
+    parser.add_argument(
+        "--token",
+        default="",
+        help="operator token (default: $UNDERBID_OPERATOR_TOKEN)",
+    )
+    parser.add_argument("--auction", default="", help="join this auction (default: create one)")
+    parser.add_argument("--watchers", type=int, default=100, help="watcher connections")
+    parser.add_argument("--bidders", type=int, default=4, help="bidder connections")
+    parser.add_argument("--rate", type=float, default=20.0, help="bids/s in all (open loop)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of bidding")
+    parser.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight")
+    parser.add_argument("--drain", type=float, default=2.0, help="seconds to wait at the end")
+    parser.add_argument(
+        "--first-amount", type=int, default=0, help="first bid (default: the largest allowed)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON (- = stdout)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _swarm(args: argparse.Namespace) -> int:
+    from client.swarm import run as run_swarm  # lazily: the other commands do not need it
+
+    return run_swarm(args)
 
 
 def _validate(args: argparse.Namespace) -> int:

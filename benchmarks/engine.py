@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bids", type=int, default=200_000, help="bids per run")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (best is kept)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -210,6 +211,33 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {value:,.0f}/s | {base:,.0f}/s ({base_name}) | "
             f"{value / base:.3f} | {target:,.0f}/s |"
         )
+    if args.json:  # machine-readable rows for benchmarks/suite.py
+        import json
+
+        doc = {
+            "benchmark": "engine",
+            "python": platform.python_version(),
+            "settings": {"bids": args.bids, "repeat": args.repeat},
+            "sections": [
+                {
+                    "title": "",
+                    "rows": [
+                        {
+                            "name": name,
+                            "value": value,
+                            "unit": "/s",
+                            "baseline": base_name,
+                            "baseline_value": base,
+                            "ratio": value / base,
+                            "target": f"≥ {target:,.0f}/s",
+                        }
+                        for name, value, base_name, base, target in rows
+                    ],
+                }
+            ],
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, ensure_ascii=False)
     return 0
 
 

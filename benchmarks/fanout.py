@@ -1289,6 +1289,111 @@ def report(loads: dict[tuple[str, int], LoadResult], idles: dict[str, IdleResult
     return "\n".join(lines)
 
 
+def json_report(
+    loads: dict[tuple[str, int], LoadResult], idles: dict[str, IdleResult]
+) -> dict[str, Any]:
+    """``--json``: the figures as rows (gateway beside bare) and every step's latencies
+    (``curves``: the latency phases and the sweep, for benchmarks/plot.py)."""
+    rows: list[dict[str, Any]] = []
+    base_name = "bare websockets broadcast()"
+
+    def row(name: str, value: float | None, unit: str, base: float | None, target: str) -> None:
+        ok = value is not None and base and not math.isnan(value) and not math.isnan(base)
+        rows.append(
+            {
+                "name": name,
+                "value": value,
+                "unit": unit,
+                "baseline": base_name,
+                "baseline_value": base,
+                "ratio": value / base if ok else None,  # type: ignore[operator]
+                "target": target,
+            }
+        )
+
+    for kind in [k for k in KINDS if k != "bare"]:
+        label = "" if kind == "gateway" else f" [{kind}]"
+        for n in sorted({size for k, size in loads if k == kind}):
+            r, b = loads[kind, n], loads.get(("bare", n))
+            if r.best is not None:
+                prefix = "" if r.saturated else "≥ "
+                row(
+                    f"deliveries/s at saturation, {n:,} watchers{label}",
+                    r.best.delivered,
+                    "/s",
+                    b.best.delivered if b and b.best else None,
+                    "≥ 1.5x bare",
+                )
+                rows[-1]["value_prefix"] = prefix
+                row(
+                    f"server CPU per delivery, {n:,} watchers{label}",
+                    r.best.us_per_delivery,
+                    "µs",
+                    b.best.us_per_delivery if b and b.best else None,
+                    "",
+                )
+            row(
+                f"memory per idle connection, {n:,} watchers{label}",
+                r.kib_per_conn,
+                "KiB",
+                b.kib_per_conn if b else None,
+                "≤ 16 KiB",
+            )
+            for nominal, step in sorted(r.latency.items()):
+                rate = nominal * 1000 / n if n > 1000 else nominal
+                base_step = b.latency.get(nominal) if b else None
+                for q, qname in ((50, "p50"), (99, "p99"), (99.9, "p99.9")):
+                    row(
+                        f"bid → last watcher {qname}, {n:,} watchers, {rate:g} bids/s{label}",
+                        step.pct(q),
+                        "ms",
+                        base_step.pct(q) if base_step else None,
+                        "≤ 20 ms" if q == 99 and n == 1000 else "",
+                    )
+        if kind in idles:
+            r_idle, b_idle = idles[kind], idles.get("bare")
+            row(
+                f"idle connections held by one process{label}",
+                r_idle.held,
+                "connections",
+                b_idle.held if b_idle else None,
+                f"≥ 15,000 (open-file limit {r_idle.limit:,})",
+            )
+    curves = [
+        {
+            "server": kind,
+            "watchers": n,
+            "phase": phase,
+            "rate": step.rate,
+            "offered": step.offered,
+            "delivered": step.delivered,
+            "complete": step.complete,
+            "incomplete": step.incomplete,
+            "keeps_up": step.keeps_up,
+            "p50": step.pct(50),
+            "p99": step.pct(99),
+            "p999": step.pct(99.9),
+        }
+        for (kind, n), r in loads.items()
+        for phase, steps in (("latency", list(r.latency.values())), ("sweep", r.steps))
+        for step in steps
+    ]
+    for curve in curves:  # JSON has no NaN
+        for key in ("p50", "p99", "p999"):
+            if math.isnan(curve[key]):
+                curve[key] = None
+    for item in rows:
+        for key in ("value", "baseline_value", "ratio"):
+            if isinstance(item[key], float) and math.isnan(item[key]):
+                item[key] = None
+    return {
+        "benchmark": "fanout",
+        "python": sys.version.split()[0],
+        "sections": [{"title": "", "rows": rows}],
+        "curves": curves,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--watchers", default="1000", help="comma-separated watcher counts")
@@ -1316,6 +1421,7 @@ def main(argv: list[str] | None = None) -> int:
         default="py-spy",
         help="py-spy (sampling, native frames; if installed) or cProfile in the server",
     )
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.watchers.split(",") if x.strip()]
     args.rates = [float(x) for x in args.rate.split(",") if x.strip()]
@@ -1367,6 +1473,11 @@ def main(argv: list[str] | None = None) -> int:
                     for s in r.steps
                 )
             )
+    if args.json:  # machine-readable rows for benchmarks/suite.py
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(json_report(loads, idles), fh, indent=2, ensure_ascii=False)
     return 0
 
 

@@ -279,7 +279,9 @@ async def runtime_latency(url: str, prefix: str, rate: float, seconds: float) ->
 
 
 async def bare_latency(url: str, rate: float, seconds: float, size: int) -> list[float]:
-    client = Redis.from_url(url)
+    # One XADD per arrival, open loop: when the machine stalls, more than redis-py's
+    # default 100 pooled connections can be in flight at once.
+    client = Redis.from_url(url, max_connections=10_000)
     payload = b"x" * size
     await client.ping()
 
@@ -522,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=3, help="recovery runs (best kept)")
     parser.add_argument("--profile", action="store_true", help="cProfile the throughput runs")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON rows")
     args = parser.parse_args(argv)
     binary = find_redis_server()
     if binary is None:
@@ -570,7 +573,49 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | ---: | ---: | ---: | ---: |")
         for row in rows:
             print("| " + " | ".join(row) + " |")
+    if args.json:  # machine-readable rows for benchmarks/suite.py
+        import json
+
+        doc = {
+            "benchmark": "runtime",
+            "python": platform.python_version(),
+            "settings": {"bids": args.bids, "rate": args.rate, "seconds": args.seconds},
+            "sections": [
+                {
+                    "title": f"Redis {version.removeprefix('v=')}, appendonly yes, "
+                    f"appendfsync {fsync}",
+                    "rows": [_json_row(row) for row in rows],
+                }
+                for fsync, version, rows in tables
+            ],
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, ensure_ascii=False)
     return 0
+
+
+def _json_row(row: Row) -> dict[str, object]:
+    """A printed row as numbers: ``"71,447/s"`` -> 71447.0 and ``"/s"``, and so on."""
+
+    def number(text: str) -> tuple[float | None, str, str]:
+        match = re.match(r"\s*([\d,.]+)\s*(/s|ms)?\s*(.*)", text)
+        if match is None:
+            return None, "", text
+        return float(match[1].replace(",", "")), match[2] or "", match[3]
+
+    name, value, baseline, ratio, target = row
+    amount, unit, _ = number(value)
+    first, _, others = baseline.partition("; ")
+    base, _, base_name = number(first)
+    return {
+        "name": name,
+        "value": amount,
+        "unit": unit,
+        "baseline": base_name + (f"; {others}" if others else ""),
+        "baseline_value": base,
+        "ratio": float(ratio) if ratio.replace(".", "", 1).isdigit() else None,
+        "target": "" if target == "-" else target,
+    }
 
 
 if __name__ == "__main__":
