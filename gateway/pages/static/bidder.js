@@ -4,10 +4,10 @@
 
 (function () {
   const U = window.Underbid;
-  const { el, money } = U;
+  const { el, fact, money } = U;
   const auctionId = U.auctionIdFromPath("/bid/");
   const token = U.tokenFromFragment();
-  const state = { view: null, welcome: null, lots: new Map(), refreshing: null, again: false };
+  const state = { view: null, welcome: null, lots: new Map() };
 
   const $ = (id) => document.getElementById(id);
 
@@ -17,37 +17,12 @@
   }
 
   // --------------------------------------------------------------- view
-  function setView(view) {
-    if (!view) return;
-    if (state.view && typeof view.seq === "number" && view.seq < state.view.seq) return;
-    state.view = view;
-    render();
-  }
-
-  /* Fetch the view again (debounced): events say something changed. */
-  async function refresh() {
-    if (state.refreshing) {
-      state.again = true;
-      return;
-    }
-    state.refreshing = (async () => {
-      do {
-        state.again = false;
-        try {
-          setView(await U.api(`/api/auctions/${encodeURIComponent(auctionId)}`, { token }));
-        } catch (err) {
-          /* the socket's banner tells about the line */
-        }
-      } while (state.again);
-    })();
-    await state.refreshing;
-    state.refreshing = null;
-  }
+  // refresh(): fetch the view again (debounced) when events say something changed.
+  const { setView, refresh } = U.viewKeeper({ state, auctionId, token: () => token, render });
 
   function render() {
     const view = state.view;
-    document.title = `${view.title || view.auction} · your bids`;
-    $("title").textContent = view.title || view.auction;
+    U.showTitle($("title"), view, "your bids");
     $("paused").hidden = !view.paused;
     const ended = $("ended");
     ended.hidden = !view.finished;
@@ -110,26 +85,18 @@
     return parts;
   }
 
-  function fact(dl, term, value, testId) {
-    dl.append(el("dt", { text: term }), el("dd", { "data-testid": testId || null }, value));
-  }
-
   function renderLot(lot, view) {
     const parts = lotSection(lot, view);
     const you = lot.you || {};
     const live = lot.status === "live";
     const facts = parts.facts;
     facts.replaceChildren();
-    fact(facts, "Stage", U.stageName(lot), "stage");
-    const deadline = lot.format === "open" && lot.close_at ? lot.close_at : lot.deadline;
-    fact(facts, "Time left", U.countdown(live ? deadline : null, view.paused), "countdown");
+    U.stageFacts(facts, lot, view);
     if (lot.format === "rounds") {
       const turn = lot.your_turn ? "Your turn" : lot.turn ? `${lot.turn}'s turn` : "—";
       fact(facts, "Whose turn", turn, "turn");
     }
-    if (lot.format === "japanese" || lot.format === "dutch") {
-      fact(facts, "Current price", money(lot.price, view), "price");
-    }
+    U.priceFact(facts, lot, view);
     fact(facts, "You are", you.label || state.welcome?.label || "—", "label");
     const rank = you.disqualified ? "disqualified" : you.rank ? `#${you.rank} of ${lot.bidders}` : "no bid yet";
     fact(facts, "Your rank", rank, "rank");
@@ -209,13 +176,12 @@
       ),
     );
     parts.ranking.replaceChildren(
-      el(
-        "table",
-        {},
-        el("caption", { class: "muted small", text: `Starting price ${money(lot.start_value, view)}` }),
-        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Rank" }), el("th", { scope: "col", text: "Bidder" }), el("th", { scope: "col", class: "num", text: "Amount" }))),
-        el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 3, class: "muted", text: "No bids yet." }))),
-      ),
+      U.table({
+        caption: `Starting price ${money(lot.start_value, view)}`,
+        columns: ["Rank", "Bidder", { class: "num", text: "Amount" }],
+        rows,
+        empty: "No bids yet.",
+      }),
     );
   }
 
@@ -239,8 +205,7 @@
     } else {
       parts.answer.className = "answer no";
       parts.answer.dataset.result = answer.code;
-      const detail = answer.message && U.reason(answer.code) !== answer.message ? ` (${answer.message})` : "";
-      parts.answer.textContent = `Not accepted: ${U.reason(answer.code, answer.message)}${detail}`;
+      parts.answer.textContent = `Not accepted: ${U.reasonWithDetail(answer.code, answer.message)}`;
     }
   }
 
@@ -266,11 +231,6 @@
 
   // -------------------------------------------------------------- wire
   const log = $("log");
-  function addEvents(items) {
-    for (const { seq, event } of items) {
-      log.prepend(U.eventLogItem(seq, event, state.view));
-    }
-  }
 
   if (!auctionId || !token) {
     fail("This page needs the link the officials sent you (it ends with #token=…).");
@@ -286,7 +246,7 @@
     },
     onResync: (view) => setView(view),
     onEvents: (items) => {
-      addEvents(items);
+      U.logEvents(log, items, state.view);
       refresh();
     },
     onWake: () => refresh(),

@@ -157,6 +157,13 @@
     return node;
   }
 
+  /* The auction's name in a heading and in the tab's title, with the page's suffix. */
+  function showTitle(heading, view, suffix) {
+    const name = view.title || view.auction;
+    document.title = `${name} · ${suffix}`;
+    heading.textContent = name;
+  }
+
   function timeOfDay(ms) {
     return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
   }
@@ -190,6 +197,52 @@
     }
     if (data && typeof data.server_time === "number") clock.observe(data.server_time);
     return data;
+  }
+
+  /* The auction's view as a page keeps it, in state.view.
+   *
+   * setView(view): keep it, unless it is older (a lower seq) than the one kept,
+   * and render it. refresh(): fetch /api/auctions/{id} again (with token(), if
+   * given), one request at a time: calls made while one is in flight make it
+   * fetch once more when it is done. Errors are left to the connection banner.
+   */
+  function viewKeeper({ state, auctionId, token, render }) {
+    state.view = state.view || null;
+    let refreshing = null;
+    let again = false;
+
+    function setView(view) {
+      if (!view) return;
+      if (state.view && typeof view.seq === "number" && view.seq < state.view.seq) return;
+      state.view = view;
+      render(view);
+    }
+
+    async function refresh() {
+      if (refreshing) {
+        again = true;
+        return;
+      }
+      refreshing = (async () => {
+        do {
+          again = false;
+          try {
+            setView(await auctionApi(auctionId, "", { token: token ? token() : undefined }));
+          } catch (err) {
+            /* the socket's banner tells about the line */
+          }
+        } while (again);
+      })();
+      await refreshing;
+      refreshing = null;
+    }
+
+    return { setView, refresh, current: () => state.view };
+  }
+
+  /* api() on one auction's resource: /api/auctions/{id}{rest}. */
+  function auctionApi(auctionId, rest, options) {
+    return api(`/api/auctions/${encodeURIComponent(auctionId)}${rest || ""}`, options);
   }
 
   function tokenFromFragment() {
@@ -512,6 +565,12 @@
     return REASONS[code] || message || code || "Refused.";
   }
 
+  /* The reason, and the server's own words after it when they say more. */
+  function reasonWithDetail(code, message) {
+    const detail = message && reason(code) !== message ? ` (${message})` : "";
+    return `${reason(code, message)}${detail}`;
+  }
+
   const STAGES = {
     scheduled: "Scheduled",
     live: "Live",
@@ -679,6 +738,79 @@
     return amounts.length ? Math.min(...amounts) : null;
   }
 
+  /* Events into a log (newest first) and, given `points`, their prices for the chart. */
+  function logEvents(log, items, view, { names, points } = {}) {
+    for (const { seq, event } of items) {
+      log.prepend(eventLogItem(seq, event, view, names));
+      if (!points) continue;
+      const point = pricePoint(event);
+      if (point) points.push(point);
+    }
+  }
+
+  /* A lot's card (dashboard, public view): a heading, its facts beside the
+   * chart of its prices (from `points`, every lot's), then the ranking table. */
+  function lotCard(lot, view, { heading, facts, points, ranking }) {
+    const own = points.filter((p) => !p.lot || p.lot === lot.id);
+    return el(
+      "section",
+      { class: "card", "data-lot": lot.id, "aria-label": `Lot ${lot.title || lot.id}` },
+      heading,
+      el("div", { class: "grid two" }, el("div", {}, facts), priceChart(own, lot.start_value, view, "Price over time")),
+      el("h3", { text: "Ranking" }),
+      el("div", { class: "table-wrap" }, ranking),
+    );
+  }
+
+  // ------------------------------------------------------------ facts
+  /* One term of a <dl class="facts">; testId marks the value (data-testid). */
+  function fact(dl, term, value, testId) {
+    dl.append(el("dt", { text: term }), el("dd", { "data-testid": testId || null }, value));
+  }
+
+  /* What every page shows first about a lot: its stage and the time left
+   * (an open lot's close, which late bids move, else the lot's deadline). */
+  function stageFacts(dl, lot, view) {
+    const live = lot.status === "live";
+    const deadline = lot.format === "open" && lot.close_at ? lot.close_at : lot.deadline;
+    fact(dl, "Stage", stageName(lot), "stage");
+    fact(dl, "Time left", countdown(live ? deadline : null, view.paused), "countdown");
+  }
+
+  /* The current price, for the formats whose price moves by the clock. */
+  function priceFact(dl, lot, view) {
+    if (lot.format === "japanese" || lot.format === "dutch") {
+      fact(dl, "Current price", money(lot.price, view), "price");
+    }
+  }
+
+  /* Starting price, best offer so far and what it saves. */
+  function offerFacts(dl, lot, view) {
+    const best = bestAmount(lot);
+    fact(dl, "Starting price", money(lot.start_value, view));
+    fact(dl, "Best offer", money(best, view), "best");
+    fact(dl, "Savings", savings(lot.start_value, best, view), "savings");
+  }
+
+  /* A table. columns: header texts, or attributes for the <th> ({ text, class });
+   * null ones are left out. With no rows and an `empty` text, one row says it
+   * (across emptySpan columns, by default all of them). */
+  function table({ caption, columns, rows, empty, emptySpan }) {
+    const shown = columns.filter((c) => c !== null && c !== undefined && c !== false);
+    const heads = shown.map((c) => el("th", { scope: "col", ...(typeof c === "string" ? { text: c } : c) }));
+    const body =
+      rows.length || !empty
+        ? rows
+        : el("tr", {}, el("td", { colspan: emptySpan || shown.length, class: "muted", text: empty }));
+    return el(
+      "table",
+      {},
+      caption ? el("caption", { class: "muted small", text: caption }) : null,
+      el("thead", {}, el("tr", {}, heads)),
+      el("tbody", {}, body),
+    );
+  }
+
   function eventLogItem(seq, event, view, names) {
     return el(
       "li",
@@ -724,6 +856,7 @@
     confirmDialog,
     AuctionSocket,
     api,
+    auctionApi,
     auctionIdFromPath,
     bestAmount,
     clock,
@@ -733,16 +866,26 @@
     describe,
     el,
     eventLogItem,
+    fact,
     formatDuration,
+    logEvents,
+    lotCard,
     money,
+    offerFacts,
     parseAmount,
     priceChart,
+    priceFact,
     pricePoint,
     reason,
+    reasonWithDetail,
     savings,
+    showTitle,
+    stageFacts,
     stageName,
+    table,
     tickCountdowns,
     timeOfDay,
     tokenFromFragment,
+    viewKeeper,
   };
 })();

@@ -8,7 +8,7 @@
 
 (function () {
   const U = window.Underbid;
-  const { el, money } = U;
+  const { el, fact, money } = U;
   const $ = (id) => document.getElementById(id);
   const KEY = "underbid.token";
   const auctionId = U.auctionIdFromPath("/dashboard");
@@ -17,8 +17,6 @@
     view: null,
     people: null,
     points: [],
-    refreshing: null,
-    again: false,
     socket: null,
   };
 
@@ -122,35 +120,16 @@
   });
 
   // ------------------------------------------------------- live view
-  function setView(view) {
-    if (!view) return;
-    if (state.view && typeof view.seq === "number" && view.seq < state.view.seq) return;
-    state.view = view;
-    renderAuction();
-  }
-
-  async function refresh() {
-    if (state.refreshing) {
-      state.again = true;
-      return;
-    }
-    state.refreshing = (async () => {
-      do {
-        state.again = false;
-        try {
-          setView(await U.api(`/api/auctions/${encodeURIComponent(auctionId)}`, { token: state.token }));
-        } catch (err) {
-          /* the banner tells about the line */
-        }
-      } while (state.again);
-    })();
-    await state.refreshing;
-    state.refreshing = null;
-  }
+  const { setView, refresh } = U.viewKeeper({
+    state,
+    auctionId,
+    token: () => state.token,
+    render: renderAuction,
+  });
 
   async function loadPeople() {
     try {
-      state.people = await U.api(`/api/auctions/${encodeURIComponent(auctionId)}/people`, { token: state.token });
+      state.people = await U.auctionApi(auctionId, "/people", { token: state.token });
       renderPeople();
     } catch (err) {
       /* shown next time */
@@ -159,8 +138,7 @@
 
   function renderAuction() {
     const view = state.view;
-    document.title = `${view.title || view.auction} · dashboard`;
-    $("auction-title").textContent = view.title || view.auction;
+    U.showTitle($("auction-title"), view, "dashboard");
     const status = view.cancelled ? "cancelled" : view.finished ? "finished" : view.paused ? "paused" : "running";
     $("auction-state").replaceChildren(
       el("span", { class: `state ${status}`, "data-testid": "auction-state", text: status }),
@@ -180,24 +158,16 @@
   }
 
   function renderLot(lot, view) {
-    const live = lot.status === "live";
-    const deadline = lot.format === "open" && lot.close_at ? lot.close_at : lot.deadline;
-    const best = U.bestAmount(lot);
     const facts = el("dl", { class: "facts" });
-    const add = (term, value, testId) =>
-      facts.append(el("dt", { text: term }), el("dd", { "data-testid": testId || null }, value));
-    add("Stage", U.stageName(lot), "stage");
-    add("Time left", U.countdown(live ? deadline : null, view.paused), "countdown");
-    if (lot.format === "rounds") add("Turn", lot.turn || "—", "turn");
-    if (lot.format === "japanese") add("In / confirmed", `${lot.in} / ${lot.confirmed}`);
-    if (lot.format === "japanese" || lot.format === "dutch") add("Current price", money(lot.price, view), "price");
-    add("Starting price", money(lot.start_value, view));
-    add("Best offer", money(best, view), "best");
-    add("Savings", U.savings(lot.start_value, best, view), "savings");
-    add("Rejections", String(lot.rejections || 0));
-    if (lot.status === "ended") add("Outcome", String(lot.outcome || "").replace(/_/g, " "), "outcome");
+    U.stageFacts(facts, lot, view);
+    if (lot.format === "rounds") fact(facts, "Turn", lot.turn || "—", "turn");
+    if (lot.format === "japanese") fact(facts, "In / confirmed", `${lot.in} / ${lot.confirmed}`);
+    U.priceFact(facts, lot, view);
+    U.offerFacts(facts, lot, view);
+    fact(facts, "Rejections", String(lot.rejections || 0));
+    if (lot.status === "ended") fact(facts, "Outcome", String(lot.outcome || "").replace(/_/g, " "), "outcome");
     const pending = lot.pending !== undefined && lot.pending !== null ? money(lot.pending, view) : null;
-    if (pending) add("Posted this turn", pending);
+    if (pending) fact(facts, "Posted this turn", pending);
     const rows = (lot.ladder || []).map((entry) =>
       el(
         "tr",
@@ -209,36 +179,23 @@
         lot.scoring !== "price" ? el("td", { class: "num", text: entry.score || "—" }) : null,
       ),
     );
-    const points = state.points.filter((p) => !p.lot || p.lot === lot.id);
-    return el(
-      "section",
-      { class: "card", "data-lot": lot.id, "aria-label": `Lot ${lot.title || lot.id}` },
-      el("h3", { text: `Lot ${lot.title || lot.id} · ${lot.format}` }),
-      el("div", { class: "grid two" }, el("div", {}, facts), U.priceChart(points, lot.start_value, view, "Price over time")),
-      el("h3", { text: "Ranking" }),
-      el(
-        "div",
-        { class: "table-wrap" },
-        el(
-          "table",
-          {},
-          el(
-            "thead",
-            {},
-            el(
-              "tr",
-              {},
-              el("th", { scope: "col", text: "Rank" }),
-              el("th", { scope: "col", text: "Label" }),
-              el("th", { scope: "col", text: "Supplier" }),
-              el("th", { scope: "col", class: "num", text: "Amount" }),
-              lot.scoring !== "price" ? el("th", { scope: "col", class: "num", text: "Score" }) : null,
-            ),
-          ),
-          el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 4, class: "muted", text: "No bids yet." }))),
-        ),
-      ),
-    );
+    return U.lotCard(lot, view, {
+      heading: el("h3", { text: `Lot ${lot.title || lot.id} · ${lot.format}` }),
+      facts,
+      points: state.points,
+      ranking: U.table({
+        columns: [
+          "Rank",
+          "Label",
+          "Supplier",
+          { class: "num", text: "Amount" },
+          lot.scoring !== "price" ? { class: "num", text: "Score" } : null,
+        ],
+        rows,
+        empty: "No bids yet.",
+        emptySpan: 4,
+      }),
+    });
   }
 
   function bidderNames() {
@@ -260,13 +217,11 @@
       ),
     );
     $("people").replaceChildren(
-      el(
-        "table",
-        {},
-        el("caption", { class: "muted small", text: `Watching: ${people.public} public, ${people.officials} officials` }),
-        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Supplier" }), el("th", { scope: "col", text: "Id" }), el("th", { scope: "col", text: "Connection" }))),
-        el("tbody", {}, rows),
-      ),
+      U.table({
+        caption: `Watching: ${people.public} public, ${people.officials} officials`,
+        columns: ["Supplier", "Id", "Connection"],
+        rows,
+      }),
     );
     const select = $("control-bidder");
     const seen = new Set();
@@ -328,13 +283,13 @@
       return;
     }
     try {
-      await U.api(`/api/auctions/${encodeURIComponent(auctionId)}/controls/${action}`, { token: state.token, method: "POST", body });
+      await U.auctionApi(auctionId, `/controls/${action}`, { token: state.token, method: "POST", body });
       answer.className = "answer ok";
       answer.textContent = CONTROL_TEXT[action][1];
       refresh();
     } catch (err) {
       answer.className = "answer no";
-      answer.textContent = `Refused: ${U.reason(err.code, err.message)}${err.message && err.message !== U.reason(err.code) ? ` (${err.message})` : ""}`;
+      answer.textContent = `Refused: ${U.reasonWithDetail(err.code, err.message)}`;
     }
   }
 
@@ -351,7 +306,7 @@
       if (seen.has(b.id)) continue;
       seen.add(b.id);
       try {
-        const issued = await U.api(`/api/auctions/${encodeURIComponent(auctionId)}/tokens`, {
+        const issued = await U.auctionApi(auctionId, "/tokens", {
           token: state.token,
           method: "POST",
           body: { role: "bidder", bidder: b.id },
@@ -384,9 +339,9 @@
     }
   });
 
-  async function download(path, filename, withToken) {
+  async function download(what, filename, withToken) {
     try {
-      const data = await U.api(path, { token: withToken ? state.token : undefined });
+      const data = await U.auctionApi(auctionId, what, { token: withToken ? state.token : undefined });
       const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
       const url = URL.createObjectURL(blob);
       const a = el("a", { href: url, download: filename });
@@ -402,10 +357,10 @@
   }
 
   $("download-result").addEventListener("click", () =>
-    download(`/api/auctions/${encodeURIComponent(auctionId)}/result`, `${auctionId}-result.json`, false),
+    download("/result", `${auctionId}-result.json`, false),
   );
   $("download-record").addEventListener("click", () =>
-    download(`/api/auctions/${encodeURIComponent(auctionId)}/record`, `${auctionId}-record.json`, true),
+    download("/record", `${auctionId}-record.json`, true),
   );
 
   // -------------------------------------------------------------- start
@@ -416,7 +371,7 @@
     try {
       // The operator token is for every auction ("*"); the socket wants one
       // scoped to this auction, so ask for an official token first.
-      const issued = await U.api(`/api/auctions/${encodeURIComponent(auctionId)}/tokens`, {
+      const issued = await U.auctionApi(auctionId, "/tokens", {
         token: state.token,
         method: "POST",
         body: { role: "official" },
@@ -442,15 +397,10 @@
       },
       onResync: (view) => setView(view),
       onEvents: (items) => {
-        for (const { seq, event } of items) {
-          const names = bidderNames();
-          log.prepend(U.eventLogItem(seq, event, state.view, names));
-          if (event.type === "command_rejected") {
-            rejected.prepend(U.eventLogItem(seq, event, state.view, names));
-          }
-          const point = U.pricePoint(event);
-          if (point) state.points.push(point);
-        }
+        const names = bidderNames();
+        U.logEvents(log, items, state.view, { names, points: state.points });
+        const refusals = items.filter(({ event }) => event.type === "command_rejected");
+        U.logEvents(rejected, refusals, state.view, { names });
         refresh();
       },
       onWake: () => {
