@@ -15,7 +15,8 @@ runs every user on gevent, and an asyncio client would block the hub.
   ``--ub-bid-rate`` bids/s. Its bid entries (type ``bid``) are round trips, send
   to ``ack`` or ``rejected``: ``ack``, or ``rejected <code>`` for each engine
   code (``step_too_small``...). Engine rejections are answers, so they count as
-  successes unless ``--ub-rejections-fail``; ``unavailable``, a timeout or a
+  successes unless ``--ub-rejections-fail``; ``unavailable``,
+  ``rate_limited`` (the server's per-connection limit), a timeout or a
   dropped connection are failures.
 - :class:`WatcherUser` holds a public connection and reports, for every event
   it receives, how late it arrived (type ``event``, name ``delivery``): its
@@ -68,7 +69,7 @@ DECREMENT = 100
 STRATEGIES = ("undercut", "random")
 _JOIN: str | None = None
 """The ``--ub-auction`` given at the first start; when empty, each start creates an auction."""
-FAILING_CODES = frozenset({"unavailable", "forbidden", "closed", "timeout"})
+FAILING_CODES = frozenset({"unavailable", "forbidden", "closed", "timeout", "rate_limited"})
 """Answers that mean the server did not do its job, never an auction outcome."""
 
 _encode = msgspec.msgpack.encode
