@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import cProfile
 import gc
@@ -85,6 +84,8 @@ from typing import Any
 
 import msgspec
 import uvloop
+
+from client.rawws import OP_BINARY, OP_TEXT, RawWebSocket, masked_frame, upgrade_request
 
 HOST = "127.0.0.1"
 SECRET = "fanout-benchmark-token-secret-0123456789abcdef"
@@ -297,50 +298,18 @@ class _ClientState:
         self.conns: list[_Ws] = []
 
 
-def _client_frame(payload: bytes, opcode: int = 0x2) -> bytes:
-    """A masked client frame."""
-    from websockets.utils import apply_mask
-
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + mask + apply_mask(payload, mask)
-
-
-def _handshake(port: int, path: str) -> bytes:
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Protocol: underbid.v1.msgpack\r\n\r\n"
-    ).encode()
-
-
-class _Ws(asyncio.Protocol):
+class _Ws(RawWebSocket):
     """One raw WebSocket client connection: handshake, hello, then count what arrives."""
 
-    __slots__ = ("buf", "closed", "hello", "is_open", "ready", "request", "st", "transport")
+    __slots__ = ("closed", "ready", "st")
 
     def __init__(
         self, st: _ClientState, request: bytes, hello: bytes, ready: asyncio.Future[str]
     ) -> None:
+        super().__init__(request, hello)
         self.st = st
-        self.request = request
-        self.hello = hello
         self.ready: asyncio.Future[str] | None = ready
-        self.transport: asyncio.Transport | None = None
-        self.buf = b""
-        self.is_open = False
         self.closed = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.is_open and not self.closed:
@@ -350,91 +319,62 @@ class _Ws(asyncio.Protocol):
             self.ready.set_exception(ConnectionError("closed before the first frame"))
 
     def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
+        self.st.nbytes += len(data)
+        RawWebSocket.data_received(self, data)
+
+    def fail(self, why: str) -> None:
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_exception(ConnectionError(why))
+        self.abort()
+
+    def on_open(self) -> None:
+        self.st.open += 1
+
+    def on_close(self, code: int) -> None:
+        closes = self.st.closes
+        closes[code] = closes.get(code, 0) + 1
+        self.abort()
+
+    def on_other(self, first: int, payload: bytes, now: float) -> bool:
+        if first & 0x0F in (OP_TEXT, OP_BINARY):  # not sent, but counted as before
+            self.on_message(payload, now)
+        return True
+
+    def on_message(self, payload: bytes, now: float) -> None:
+        message = _decode(payload)
         st = self.st
-        st.nbytes += len(data)
-        buf = self.buf + data if self.buf else data
-        if not self.is_open:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                status = buf[: buf.find(b"\r\n")].decode(errors="replace")
-                if self.ready is not None and not self.ready.done():
-                    self.ready.set_exception(ConnectionError(status))
-                assert self.transport is not None
-                self.transport.abort()
-                return
-            self.is_open = True
-            st.open += 1
-            assert self.transport is not None
-            self.transport.write(self.hello)
-            buf = buf[end + 4 :]
-        n = len(buf)
-        pos = 0
-        lat = st.lat
-        while n - pos >= 2:
-            size = buf[pos + 1] & 0x7F
-            head = 2
-            if size == 126:
-                if n - pos < 4:
-                    break
-                size = (buf[pos + 2] << 8) | buf[pos + 3]
-                head = 4
-            elif size == 127:
-                if n - pos < 10:
-                    break
-                size = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                head = 10
-            end = pos + head + size
-            if end > n:
-                break
-            opcode = buf[pos] & 0x0F
-            if opcode == 2 or opcode == 1:
-                message = _decode(buf[pos + head : end])
-                st.frames += 1
-                items = message.items
-                if items:
-                    st.events += len(items)
-                    for item in items:
-                        amount = item.event.amount
-                        if amount is not None:
-                            record = lat.get(amount)
-                            if record is None:
-                                lat[amount] = [1, now]
-                            else:
-                                record[0] += 1
-                                record[1] = now
-                elif message.type == "ack":
-                    st.acks += 1
-                elif message.type == "rejected":
-                    st.rejected += 1
-                if self.ready is not None:
-                    if not self.ready.done():
-                        self.ready.set_result(message.type)
-                    self.ready = None
-            elif opcode == 9:  # ping: pong with the same payload
-                assert self.transport is not None
-                self.transport.write(_client_frame(bytes(buf[pos + head : end]), 0xA))
-            elif opcode == 8:
-                code = (
-                    int.from_bytes(buf[pos + head : pos + head + 2], "big") if size >= 2 else 1005
-                )
-                st.closes[code] = st.closes.get(code, 0) + 1
-                assert self.transport is not None
-                self.transport.abort()
-                break
-            pos = end
-        self.buf = buf[pos:] if pos < n else b""
+        st.frames += 1
+        items = message.items
+        if items:
+            st.events += len(items)
+            lat = st.lat
+            for item in items:
+                amount = item.event.amount
+                if amount is not None:
+                    record = lat.get(amount)
+                    if record is None:
+                        lat[amount] = [1, now]
+                    else:
+                        record[0] += 1
+                        record[1] = now
+        elif message.type == "ack":
+            st.acks += 1
+        elif message.type == "rejected":
+            st.rejected += 1
+        if self.ready is not None:
+            if not self.ready.done():
+                self.ready.set_result(message.type)
+            self.ready = None
 
 
 async def _connect(
     st: _ClientState, port: int, path: str, hellos: list[bytes], n: int, concurrency: int
 ) -> tuple[int, int, str]:
+    from gateway import protocol as p
+
     loop = asyncio.get_running_loop()
-    request = _handshake(port, path)
-    frames = [_client_frame(h) for h in hellos]
+    request = upgrade_request(HOST, port, path, p.Codec.MSGPACK)
+    frames = [masked_frame(h) for h in hellos]
     gate = asyncio.Semaphore(concurrency)
     ok = failed = 0
     first_error = ""
@@ -486,7 +426,7 @@ async def _bids(
         amount = first_amount - i
         payload = p.encode_client(p.Bid(amount=amount, bid_id=f"{prefix}-{i}"), p.Codec.MSGPACK)
         assert isinstance(payload, bytes)
-        frame = _client_frame(payload)
+        frame = masked_frame(payload)
         now = time.perf_counter()
         proto.transport.write(frame)
         sends.append((amount, now))

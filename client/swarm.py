@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import math
@@ -47,9 +46,9 @@ from typing import Any, TextIO
 
 import httpx
 import msgspec
-from websockets.utils import apply_mask
 
 from auction.core.errors import UnderbidError
+from client.rawws import RawWebSocket, masked_frame, upgrade_request
 from client.session import AuctionClient, BidResult, ConnectError
 
 START_VALUE = 10**12
@@ -179,20 +178,7 @@ _read_frame = msgspec.msgpack.Decoder(_Frame).decode
 
 
 # ---------------------------------------------------------------- watchers
-def _masked_frame(payload: bytes, opcode: int) -> bytes:
-    """One client frame (clients must mask; the mask need not be secret here)."""
-    mask = os.urandom(4)
-    n = len(payload)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + mask + apply_mask(payload, mask)
-
-
-class LeanWatcher(asyncio.Protocol):
+class LeanWatcher(RawWebSocket):
     """One public watcher on a raw transport: no task, no queue, a few hundred bytes.
 
     Does the handshake (``underbid.v1.msgpack``), says ``hello`` (with the
@@ -202,7 +188,7 @@ class LeanWatcher(asyncio.Protocol):
     error here and ends the connection.
     """
 
-    __slots__ = ("buffer", "hello", "is_open", "request", "swarm", "transport", "welcomed")
+    __slots__ = ("swarm", "welcomed")
 
     def __init__(
         self,
@@ -213,22 +199,9 @@ class LeanWatcher(asyncio.Protocol):
         hello: bytes,
         welcomed: asyncio.Future[None],
     ) -> None:
+        super().__init__(upgrade_request(host, port, path, SUBPROTOCOL), masked_frame(hello))
         self.swarm = swarm
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n"
-        ).encode()
-        self.hello = _masked_frame(hello, 0x2)
         self.welcomed: asyncio.Future[None] | None = welcomed
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-        self.is_open = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        transport.write(self.request)  # type: ignore[attr-defined]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.welcomed is not None:
@@ -239,69 +212,16 @@ class LeanWatcher(asyncio.Protocol):
         self.is_open = False
         self.transport = None
 
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _fail(self, why: str) -> None:
+    def fail(self, why: str) -> None:
         if self.welcomed is not None and not self.welcomed.done():
             self.welcomed.set_exception(ConnectionError(why))
         self.abort()
 
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        buf = self.buffer + data if self.buffer else data
-        transport = self.transport
-        if transport is None:
-            return
-        if not self.is_open:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buffer = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self._fail(buf[: buf.find(b"\r\n")].decode(errors="replace"))
-                return
-            self.is_open = True
-            transport.write(self.hello)
-            buf = buf[end + 4 :]
-        n = len(buf)
-        pos = 0
-        while n - pos >= 2:
-            size = buf[pos + 1] & 0x7F
-            head = 2
-            if size == 126:
-                if n - pos < 4:
-                    break
-                size = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                head = 4
-            elif size == 127:
-                if n - pos < 10:
-                    break
-                size = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                head = 10
-            end = pos + head + size
-            if end > n:
-                break
-            first = buf[pos]
-            opcode = first & 0x0F
-            payload = buf[pos + head : end]
-            pos = end
-            if opcode == 0x2 and first & 0x80:
-                self._message(payload, now)
-            elif opcode == 0x9:  # ping: pong with the same payload
-                transport.write(_masked_frame(payload, 0xA))
-            elif opcode == 0x8:
-                code = int.from_bytes(payload[:2], "big") if size >= 2 else 1005
-                self.swarm.stats.closes[code] += 1
-                self._fail(f"closed with {code}")
-                return
-            elif opcode != 0xA:  # text or fragments: not protocol v1 under MessagePack
-                self._fail(f"unexpected frame (opcode {opcode})")
-                return
-        self.buffer = buf[pos:] if pos < n else b""
+    def on_close(self, code: int) -> None:
+        self.swarm.stats.closes[code] += 1
+        super().on_close(code)
 
-    def _message(self, payload: bytes, now: float) -> None:
+    def on_message(self, payload: bytes, now: float) -> None:
         frame = _read_frame(payload)
         if self.welcomed is not None:
             if frame.type == "welcome":
@@ -310,7 +230,7 @@ class LeanWatcher(asyncio.Protocol):
                 self.swarm.stats.watchers_up += 1
                 self.swarm.stats.watchers_connected += 1
             elif frame.type == "error":
-                self._fail("refused after hello")
+                self.fail("refused after hello")
             return
         if frame.items:
             self.swarm.on_events([item.event for item in frame.items], now)

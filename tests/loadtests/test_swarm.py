@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from auction.cli import _parser
-from client.swarm import Histogram, Swarm, SwarmConfig, summary_table, swarm_spec
+from client.swarm import Histogram, Swarm, SwarmConfig, SwarmStats, summary_table, swarm_spec
 from tests.gateway.server_fixture import LiveServer, live_server, now_ms
 
 
@@ -57,6 +57,19 @@ def test_cli_parses_the_swarm_options() -> None:
     assert args.bidders == 4 and args.auction == "" and args.token == ""
 
 
+async def _run(server: LiveServer, **options: Any) -> tuple[Swarm, SwarmStats]:
+    """One quiet swarm run against ``server`` with the operator token and ``options``."""
+    config = SwarmConfig(
+        url=server.base_url,
+        token=server.operator_token,
+        drain_s=15.0,
+        progress=False,
+        **options,
+    )
+    swarm = Swarm(config, out=None)
+    return swarm, await swarm.run()
+
+
 def _figures_are_json(figures: dict[str, Any]) -> None:
     text = json.dumps(figures, allow_nan=False)  # no NaN: plain JSON for programs
     assert json.loads(text) == figures
@@ -64,18 +77,13 @@ def _figures_are_json(figures: dict[str, Any]) -> None:
 
 async def test_swarm_creates_an_auction_and_every_bid_reaches_every_watcher() -> None:
     async with live_server() as server:
-        config = SwarmConfig(
-            url=server.base_url,
-            token=server.operator_token,
+        swarm, stats = await _run(
+            server,
             watchers=6,
             bidders=2,
             rate=40.0,
             duration=0.25,
-            drain_s=15.0,
-            progress=False,
         )
-        swarm = Swarm(config, out=None)
-        stats = await swarm.run()
     assert stats.bids_due == stats.bids_sent == 10
     assert stats.acked == 10 and not stats.rejected
     assert stats.watchers_connected == 6 and stats.watchers_failed == 0
@@ -100,19 +108,14 @@ async def test_swarm_joins_an_existing_auction(server: LiveServer) -> None:
         "bidders": [{"id": "acme"}, {"id": "globex"}],
     }
     await server.create(spec)
-    config = SwarmConfig(
-        url=server.base_url,
-        token=server.operator_token,
+    swarm, stats = await _run(
+        server,
         auction="join-me",
         watchers=3,
         bidders=1,
         rate=20.0,
         duration=0.25,
-        drain_s=15.0,
-        progress=False,
     )
-    swarm = Swarm(config, out=None)
-    stats = await swarm.run()
     assert stats.acked == 5 and not stats.rejected
     assert swarm.first_amount == 1_000_000 and swarm.step == 100
     assert stats.delivery.count == 15 and stats.incomplete == 0
@@ -120,19 +123,14 @@ async def test_swarm_joins_an_existing_auction(server: LiveServer) -> None:
 
 async def test_swarm_reports_refused_bids_by_code(server: LiveServer) -> None:
     """Bids above the ceiling are refused by the engine: counted by code, never lost."""
-    config = SwarmConfig(
-        url=server.base_url,
-        token=server.operator_token,
+    swarm, stats = await _run(
+        server,
         watchers=1,
         bidders=1,
         rate=20.0,
         duration=0.1,
-        drain_s=15.0,
-        progress=False,
         first_amount=10**13,  # above the ceiling: every bid refused
     )
-    swarm = Swarm(config, out=None)
-    stats = await swarm.run()
     assert stats.acked == 0
     assert stats.rejected == {"above_ceiling": 2}
     assert stats.delivery.count == 0 and stats.last_watcher.count == 0
@@ -141,34 +139,25 @@ async def test_swarm_reports_refused_bids_by_code(server: LiveServer) -> None:
 
 async def test_swarm_without_watchers_waits_for_every_answer(server: LiveServer) -> None:
     """With nothing to deliver, the drain still waits for the last bid's answer."""
-    config = SwarmConfig(
-        url=server.base_url,
-        token=server.operator_token,
+    _, stats = await _run(
+        server,
         watchers=0,
         bidders=3,
         rate=40.0,
         duration=0.25,
-        drain_s=15.0,
-        progress=False,
     )
-    swarm = Swarm(config, out=None)
-    stats = await swarm.run()
     assert stats.bids_due == stats.bids_sent == stats.acked == stats.ack.count == 10
     assert stats.last_watcher.count == 0 and stats.incomplete == 0
 
 
 async def test_a_swarm_of_watchers_only(server: LiveServer) -> None:
     """``--rate 0 --bidders 0``: watchers join an auction and only count."""
-    config = SwarmConfig(
-        url=server.base_url,
-        token=server.operator_token,
+    swarm, stats = await _run(
+        server,
         watchers=3,
         bidders=0,
         rate=0.0,
         duration=0.1,
-        progress=False,
     )
-    swarm = Swarm(config, out=None)
-    stats = await swarm.run()
     assert stats.watchers_connected == 3 and stats.bids_sent == 0
     assert swarm.figures()["bidders_connected"] == 0
