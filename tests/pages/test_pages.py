@@ -6,9 +6,12 @@ from the links the dashboard issues. The tests run in order and share the
 auction: bids placed by clicking, a rejected bid's reason, a countdown that
 follows the server's clock while the browser's clock is minutes off, a page
 that loses its connection and shows what it missed, pause and resume from
-the dashboard, the announced result, and screenshots at desktop and phone
-sizes. Waiting is always on a condition (Playwright's ``expect``), never a
-fixed sleep.
+the dashboard, a disqualification, the dashboard's socket opened with the
+token it has, and screenshots at desktop and phone sizes. Further auctions
+of their own: ``rounds`` turns, a ``japanese`` and a ``dutch`` clock auction
+played by clicking, a two-lot event, and the announced result. Waiting is
+always on a condition (Playwright's ``expect``), never a fixed sleep; the
+clock auctions run with short rounds and intervals in their specs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pytest
 import pytest_asyncio
 
 from auction.core.events import CommandRejected, decode_event
-from tests.factories import open_spec, rounds_spec
+from tests.factories import as_lot, dutch_spec, japanese_spec, multi_spec, open_spec, rounds_spec
 from tests.gateway.server_fixture import LiveServer, eventually, live_server, now_ms
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -85,6 +88,15 @@ async def stage(browser: Any) -> AsyncIterator[Stage]:
         finally:
             for context in st.contexts:
                 await context.close()
+
+
+def runtime_lot(stage: Stage, auction_id: str, lot: int = 0) -> dict[str, Any]:
+    """The officials' view of one lot, straight from the server's runtime."""
+    from auction.core.views import auction_view
+
+    view = auction_view(stage.server.gateway.runtime.auction(auction_id), "official")
+    result: dict[str, Any] = view["lots"][lot]
+    return result
 
 
 def text(value: str) -> re.Pattern[str]:
@@ -330,6 +342,78 @@ async def test_officials_extend_and_bid_for_a_bidder_and_download_the_record(
     assert [e["surrogate_by"] for e in record["events"] if e["type"] == "bid_placed"][-1]
 
 
+async def test_an_official_disqualifies_a_bidder_and_every_page_shows_it(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    dashboard = stage.dashboard
+    dialog = dashboard.locator("dialog.confirm")
+    await dashboard.get_by_label("Bidder", exact=True).select_option("b3")
+    await dashboard.get_by_label("Reason").fill("collusion")
+    await dashboard.get_by_role("button", name="Disqualify").click()
+    await expect(dialog).to_contain_text("Disqualify this bidder?")
+    await expect(dialog).to_contain_text("Supplier 3 LLC (b3)")
+    await dialog.get_by_role("button", name="Back").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Nothing was done.")
+    assert not runtime_lot(stage, AUCTION)["disqualified"]
+    await dashboard.get_by_role("button", name="Disqualify").click()
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dashboard.locator("#control-answer")).to_have_text("Disqualified.")
+    await expect(dashboard.get_by_test_id("disqualified")).to_have_text("Supplier 3 LLC (b3)")
+    # The disqualified bidder's page says so and offers no way to bid.
+    b3 = stage.bidders["b3"]
+    await expect(b3.get_by_test_id("rank")).to_have_text("disqualified")
+    await expect(b3.locator("#disqualified")).to_be_visible()
+    await expect(b3.locator("#disqualified")).to_contain_text("collusion")
+    await expect(b3.get_by_role("button", name="Place bid")).to_be_disabled()
+    await expect(b3.get_by_label("Your bid (EUR)")).to_be_disabled()
+    # Its standing amount (the best, €90,000.00) leaves the public ranking.
+    public = stage.public
+    await expect(public.get_by_test_id("best")).to_have_text("€96,000.00")
+    rows = public.locator("section[data-lot] table tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(public.locator("section[data-lot] table")).not_to_contain_text("€90,000.00")
+    await expect(public.get_by_test_id("bidders")).to_have_text("2")
+    await expect(public.locator("#log")).to_contain_text("was disqualified")
+    for bidder in ("b1", "b2"):
+        await expect(
+            stage.bidders[bidder].locator("section[data-lot] table tbody tr")
+        ).to_have_count(2)
+    await expect(stage.bidders["b2"].get_by_test_id("rank")).to_have_text("#1 of 2")
+    await expect(stage.bidders["b2"].get_by_role("button", name="Place bid")).to_be_enabled()
+
+
+async def test_the_dashboard_connects_with_the_token_it_has(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    official = await server.issue(AUCTION, role="official")
+    for token in (server.operator_token, official):
+        context = await stage.browser.new_context(locale="en-US", viewport=DESKTOP)
+        stage.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: stage.errors.append(f"dashboard: {exc}"))
+        requests: list[Any] = []
+        page.on("request", lambda r, into=requests: into.append(r))
+        sockets: list[Any] = []
+        page.on("websocket", lambda ws, into=sockets: into.append(ws))
+        await page.goto(f"{server.base_url}/dashboard/{AUCTION}#token={token}")
+        await expect(page.get_by_test_id("auction-state")).to_have_text("running")
+        await expect(page.locator("#lots table")).to_contain_text("Supplier 2 LLC")
+        await expect(page.locator("#log li").first).to_be_visible()
+        await expect(page.locator("#connection")).to_be_hidden()
+        posts = [r.url for r in requests if r.method == "POST"]
+        assert posts == [], posts  # no official token is asked for: the socket takes this one
+        assert len(sockets) == 1
+        await context.close()
+        stage.contexts.remove(context)
+    # A token of another auction is refused, and the page asks for one again.
+    other = server.gateway.token("pages-elsewhere", "official")
+    page = await stage.page(f"{server.base_url}/dashboard/{AUCTION}#token={other}")
+    await expect(page.locator("#message")).to_contain_text("Cannot open this auction")
+    await expect(page.get_by_label("Operator or official token")).to_be_visible()
+    assert await page.evaluate("sessionStorage.getItem('underbid.token')") is None
+
+
 async def test_an_official_creates_an_auction_from_a_spec(stage: Stage, screenshots: Path) -> None:
     from playwright.async_api import expect
 
@@ -386,6 +470,189 @@ async def test_the_rounds_format_turns_and_cancel(stage: Stage) -> None:
         "Accepted: Your bid of this turn was cancelled."
     )
     await expect(pages["b1"].locator("#log")).to_contain_text(f"{label} cancelled")
+
+
+async def bidder_pages(stage: Stage, auction_id: str, *bidders: str) -> dict[str, Any]:
+    """One bidder's page per bidder, each from a token issued for it."""
+    server = stage.server
+    pages = {}
+    for bidder in bidders:
+        token = await server.issue(auction_id, bidder=bidder)
+        pages[bidder] = await stage.page(f"{server.base_url}/bid/{auction_id}#token={token}")
+    return pages
+
+
+async def test_a_japanese_auction_by_clicking_accept_and_leave(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    spec = japanese_spec(
+        2,
+        id="pages-japanese",
+        currency="UAH",
+        start_value=1_000_000,  # 10,000.00 UAH
+        start_at=now_ms() + 300,
+        japanese={"round_s": 60, "step": 50_000, "floor": 100_000},
+    )
+    await server.create(spec)
+    pages = await bidder_pages(stage, "pages-japanese", "b1", "b2")
+    public = await stage.page(f"{server.base_url}/watch/pages-japanese")
+    b1, b2 = pages["b1"], pages["b2"]
+    for page in (b1, b2, public):
+        await expect(page.get_by_test_id("price")).to_have_text("UAH 10,000.00")
+        await expect(page.get_by_test_id("stage")).to_have_text("Round · round 1")
+        await expect(page.get_by_test_id("countdown").locator(".countdown")).to_have_text(
+            re.compile(r"^0[01]:\d\d$")
+        )
+    await expect(public.get_by_test_id("in-confirmed")).to_have_text("2 / 0")
+    # Round 1: both accept; the round ends at once and round 2 offers less.
+    await b1.get_by_role("button", name="Accept UAH 10,000.00").click()
+    await expect(b1.get_by_test_id("answer")).to_have_text("Accepted: You accepted the price.")
+    await expect(b1.get_by_role("button", name=re.compile("^Accept"))).to_be_disabled()
+    await expect(public.get_by_test_id("in-confirmed")).to_have_text("2 / 1")
+    await b2.get_by_role("button", name="Accept UAH 10,000.00").click()
+    for page in (b1, b2, public):
+        await expect(page.get_by_test_id("price")).to_have_text("UAH 9,500.00")
+        await expect(page.get_by_test_id("stage")).to_have_text("Round · round 2")
+    await expect(b1.get_by_role("button", name="Accept UAH 9,500.00")).to_be_enabled()
+    # Round 2: b1 leaves (after confirming that it means it), b2 accepts and wins.
+    await b1.get_by_role("button", name="Leave the auction").click()
+    dialog = b1.locator("dialog.confirm")
+    await expect(dialog).to_contain_text("Leave the auction?")
+    await dialog.get_by_role("button", name="Back").click()
+    await expect(dialog).to_have_count(0)
+    assert "b1" in runtime_lot(stage, "pages-japanese")["active"]
+    await b1.get_by_role("button", name="Leave the auction").click()
+    await dialog.get_by_role("button", name="Leave").click()
+    await expect(b1.get_by_test_id("answer")).to_have_text("Accepted: You left the auction.")
+    await expect(b1.get_by_role("button", name=re.compile("^Accept"))).to_be_disabled()
+    await expect(b2.locator("#log")).to_contain_text("left the auction")
+    await b2.get_by_role("button", name="Accept UAH 9,500.00").click()
+    for page in (b1, b2):
+        await expect(page.locator("#ended")).to_be_visible()
+        await expect(page.get_by_test_id("winner")).to_have_text(
+            "Supplier 2 LLC (Bidder #2) at UAH 9,500.00"
+        )
+        await expect(page.get_by_role("button", name=re.compile("^Accept"))).to_have_count(0)
+    result = public.get_by_test_id("result")
+    await expect(result).to_contain_text("Winner: Supplier 2 LLC at UAH 9,500.00")
+    await expect(result).to_contain_text("Supplier 1 LLC")
+    lot = runtime_lot(stage, "pages-japanese")
+    assert (lot["winner"]["bidder"], lot["winner"]["amount"]) == ("b2", 950_000)
+
+
+async def test_a_dutch_auction_the_first_to_take_the_price_wins(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    spec = dutch_spec(
+        2,
+        id="pages-dutch",
+        currency="UAH",
+        start_value=500_000,
+        start_at=now_ms() + 300,
+        # The price rises 10.00 UAH a second, from 3,000.00 to at most 5,000.00
+        # (200 steps: the clock never reaches the limit during the test).
+        dutch={"start_price": 300_000, "limit_price": 500_000, "step": 1_000, "interval_s": 1},
+    )
+    await server.create(spec)
+    pages = await bidder_pages(stage, "pages-dutch", "b1", "b2")
+    public = await stage.page(f"{server.base_url}/watch/pages-dutch")
+    b1, b2 = pages["b1"], pages["b2"]
+    price = re.compile(r"^UAH\s[34],\d{3}\.00$")
+    for page in (b1, b2, public):
+        await expect(page.get_by_test_id("stage")).to_have_text("Clock")
+        await expect(page.get_by_test_id("price")).to_have_text(price)
+        await expect(page.get_by_test_id("countdown").locator(".countdown")).to_have_text(
+            re.compile(r"^00:0[01]$")
+        )
+    # The clock moves: the price shown rises past the start.
+    await expect(public.get_by_test_id("price")).not_to_have_text("UAH 3,000.00")
+    await expect(public.get_by_test_id("next-price")).to_have_text(price)
+    take = b2.get_by_role("button", name=re.compile(r"^Take UAH\s"))
+    await take.click()
+    dialog = b2.locator("dialog.confirm")
+    await expect(dialog).to_contain_text("This ends the auction.")
+    await dialog.get_by_role("button", name="Take it").click()
+    await expect(b2.get_by_test_id("answer")).to_have_text("Accepted: You took the price.")
+    lot = runtime_lot(stage, "pages-dutch")
+    assert lot["status"] == "ended" and lot["winner"]["bidder"] == "b2"
+    won = f"UAH {lot['winner']['amount'] // 100:,}.00"
+    assert lot["winner"]["amount"] > 300_000  # at the price on the clock, not the start
+    for page in (b1, b2):
+        await expect(page.locator("#ended")).to_be_visible()
+        await expect(page.get_by_test_id("winner")).to_have_text(
+            f"Supplier 2 LLC (Bidder #2) at {won}"
+        )
+        await expect(page.get_by_role("button", name=re.compile("^Take"))).to_have_count(0)
+    await expect(public.get_by_test_id("result")).to_contain_text(
+        f"Winner: Supplier 2 LLC at {won}"
+    )
+
+
+async def test_a_multi_lot_auction_bids_go_to_the_chosen_lot(stage: Stage) -> None:
+    from playwright.async_api import expect
+
+    server = stage.server
+    paper = open_spec(2, start_value=1_000_000, open={"duration_s": 600, "decrement": 10_000})
+    toner = open_spec(3, start_value=2_000_000, open={"duration_s": 600, "decrement": 10_000})
+    spec = multi_spec(
+        as_lot(paper, "paper", title="Paper"),
+        as_lot(toner, "toner", title="Toner"),
+        id="pages-multi",
+        title="Office supplies, two lots",
+        currency="EUR",
+        start_at=now_ms() + 300,
+        closing="together",
+    )
+    await server.create(spec)
+    dashboard = await stage.page(
+        f"{server.base_url}/dashboard/pages-multi#token={server.operator_token}"
+    )
+    pages = await bidder_pages(stage, "pages-multi", "b1", "b3")
+    b1, b3 = pages["b1"], pages["b3"]  # b3 takes part in the toner lot only
+    lots = {name: b1.locator(f"section[data-lot='{name}']") for name in ("paper", "toner")}
+    await expect(lots["paper"].get_by_role("heading", name="Lot Paper")).to_be_visible()
+    await expect(lots["toner"].get_by_role("heading", name="Lot Toner")).to_be_visible()
+    await expect(b3.locator("section[data-lot]")).to_have_count(1)
+    await expect(b3.locator("section[data-lot='toner']")).to_be_visible()
+    for name in ("paper", "toner"):
+        await expect(dashboard.locator(f"section[data-lot='{name}']")).to_contain_text("Bidding")
+        await expect(lots[name].get_by_test_id("stage")).to_have_text("Bidding")
+    await expect(lots["paper"].get_by_test_id("max-bid")).to_have_text("€10,000.00")
+    await expect(lots["toner"].get_by_test_id("max-bid")).to_have_text("€20,000.00")
+    # A bid in the toner lot's form goes to the toner lot, and only there.
+    await lots["toner"].get_by_label("Your bid (EUR)").fill("19,000")
+    await lots["toner"].get_by_role("button", name="Place bid").click()
+    await expect(lots["toner"].get_by_test_id("answer")).to_have_text(
+        "Accepted: your bid of €19,000.00 is recorded."
+    )
+    await expect(lots["paper"].get_by_test_id("answer")).to_have_text("")
+    await expect(lots["toner"].get_by_test_id("your-amount")).to_have_text("€19,000.00")
+    await expect(lots["paper"].get_by_test_id("your-amount")).to_have_text("—")
+    toner_card = dashboard.locator("section[data-lot='toner']")
+    paper_card = dashboard.locator("section[data-lot='paper']")
+    await expect(toner_card.get_by_test_id("best")).to_have_text("€19,000.00")
+    await expect(toner_card.locator("table")).to_contain_text("Supplier 1 LLC")
+    await expect(paper_card.get_by_test_id("best")).to_have_text("—")
+    await lots["paper"].get_by_label("Your bid (EUR)").fill("9 500,00")
+    await lots["paper"].get_by_label("Your bid (EUR)").press("Enter")
+    await expect(lots["paper"].get_by_test_id("answer")).to_have_text(re.compile("^Accepted"))
+    await expect(paper_card.get_by_test_id("best")).to_have_text("€9,500.00")
+    await expect(toner_card.get_by_test_id("best")).to_have_text("€19,000.00")
+    # A bidder of one lot only bids in it (its page names the lot for it).
+    b3_toner = b3.locator("section[data-lot='toner']")
+    await b3_toner.get_by_label("Your bid (EUR)").fill("18,500")
+    await b3_toner.get_by_role("button", name="Place bid").click()
+    await expect(b3_toner.get_by_test_id("answer")).to_have_text(
+        "Accepted: your bid of €18,500.00 is recorded."
+    )
+    await expect(toner_card.get_by_test_id("best")).to_have_text("€18,500.00")
+    await expect(lots["toner"].get_by_test_id("rank")).to_have_text("#2 of 3")
+    await expect(lots["paper"].get_by_test_id("rank")).to_have_text("#1 of 2")
+    assert [
+        lot["ladder"][0]["bidder"] for lot in (runtime_lot(stage, "pages-multi", i) for i in (0, 1))
+    ] == ["b1", "b3"]
 
 
 async def test_screenshots_at_desktop_and_phone_sizes(stage: Stage, screenshots: Path) -> None:

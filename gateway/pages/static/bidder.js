@@ -7,7 +7,7 @@
   const { el, fact, money } = U;
   const auctionId = U.auctionIdFromPath("/bid/");
   const token = U.tokenFromFragment();
-  const state = { view: null, welcome: null, lots: new Map() };
+  const state = { view: null, welcome: null, lots: new Map(), reasons: new Map() };
 
   const $ = (id) => document.getElementById(id);
 
@@ -32,6 +32,31 @@
         : "The auction has ended. The result is below.";
     }
     for (const lot of view.lots) renderLot(lot, view);
+    renderDisqualified(view);
+  }
+
+  /* Disqualified by an official (from one lot or all): say so, with the reason given. */
+  function renderDisqualified(view) {
+    const out = view.lots.filter((lot) => (lot.you || {}).disqualified);
+    const banner = $("disqualified");
+    banner.hidden = !out.length;
+    if (!out.length) return;
+    const some = view.lots.length > 1 && out.length < view.lots.length;
+    const where = some ? ` from lot ${out.map((lot) => lot.title || lot.id).join(", ")}` : "";
+    const reasons = [...new Set(out.map((lot) => state.reasons.get(lot.id)).filter(Boolean))];
+    banner.textContent =
+      `An official disqualified you${where}${reasons.length ? `: ${reasons.join("; ")}` : ""}. ` +
+      `You can no longer bid${some ? " there" : ""}.`;
+  }
+
+  /* Remember why an official disqualified this bidder (the event names its label). */
+  function noteDisqualifications(items) {
+    for (const { event } of items) {
+      if (event.type !== "bidder_disqualified" || !state.view) continue;
+      const lot = state.view.lots.find((l) => l.id === event.lot);
+      const label = lot && lot.you ? lot.you.label : state.welcome && state.welcome.label;
+      if (label && event.bidder === label) state.reasons.set(event.lot, event.reason || "");
+    }
   }
 
   function lotSection(lot, view) {
@@ -88,7 +113,7 @@
   function renderLot(lot, view) {
     const parts = lotSection(lot, view);
     const you = lot.you || {};
-    const live = lot.status === "live";
+    const live = lot.status === "live" && !you.disqualified;
     const facts = parts.facts;
     facts.replaceChildren();
     U.stageFacts(facts, lot, view);
@@ -113,14 +138,17 @@
     const bids = lot.format === "open" || lot.format === "rounds";
     parts.form.hidden = !bids;
     parts.bidButton.disabled = !live;
+    parts.input.disabled = Boolean(you.disqualified);
     parts.maxHint.textContent =
       typeof lot.max_bid === "number"
         ? `You may bid at most ${money(lot.max_bid, view)} right now.`
         : "";
 
-    // Cancel and accept, for the formats that have them.
+    // Cancel and accept, for the formats that have them, until the lot ends.
     parts.actions.replaceChildren();
-    if (lot.format === "rounds") {
+    if (lot.status === "ended") {
+      /* nothing left to do: the winner is in the facts */
+    } else if (lot.format === "rounds") {
       parts.actions.append(
         el("button", {
           type: "button",
@@ -190,8 +218,8 @@
     const parts = state.lots.get(lotId);
     parts.answer.className = "answer";
     parts.answer.textContent = "Sending…";
-    const lot = state.view.lots.length > 1 ? lotId : "";
-    const answer = await socket.command({ ...message, lot });
+    // Always name the lot: a bidder of one lot of several sees only that one.
+    const answer = await socket.command({ ...message, lot: lotId });
     show(parts, answer, okText);
     refresh();
     return answer;
@@ -225,7 +253,8 @@
     try {
       await command(lotId, { type: "bid", lot: lotId, amount }, `your bid of ${money(amount, state.view)} is recorded.`);
     } finally {
-      parts.bidButton.disabled = false;
+      const lot = state.view.lots.find((l) => l.id === lotId);
+      parts.bidButton.disabled = !lot || lot.status !== "live" || Boolean((lot.you || {}).disqualified);
     }
   }
 
@@ -247,6 +276,7 @@
     onResync: (view) => setView(view),
     onEvents: (items) => {
       U.logEvents(log, items, state.view);
+      noteDisqualifications(items);
       refresh();
     },
     onWake: () => refresh(),

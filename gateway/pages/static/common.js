@@ -291,7 +291,8 @@
     }
 
     connect() {
-      if (this.stopped || this.held) return;
+      // One socket at a time: a wake-up (pageshow, online) may come first.
+      if (this.stopped || this.held || this.ws) return;
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
       this.attempts = (this.attempts || 0) + 1;
@@ -781,6 +782,10 @@
   function priceFact(dl, lot, view) {
     if (lot.format === "japanese" || lot.format === "dutch") {
       fact(dl, "Current price", money(lot.price, view), "price");
+      if (lot.status === "live") fact(dl, "Next price", money(lot.next_price, view), "next-price");
+    }
+    if (lot.format === "japanese" && lot.status === "live") {
+      fact(dl, "In / confirmed", `${lot.in} / ${lot.confirmed}`, "in-confirmed");
     }
   }
 

@@ -128,6 +128,7 @@
   });
 
   async function loadPeople() {
+    if (!state.token) return;
     try {
       state.people = await U.auctionApi(auctionId, "/people", { token: state.token });
       renderPeople();
@@ -161,10 +162,14 @@
     const facts = el("dl", { class: "facts" });
     U.stageFacts(facts, lot, view);
     if (lot.format === "rounds") fact(facts, "Turn", lot.turn || "—", "turn");
-    if (lot.format === "japanese") fact(facts, "In / confirmed", `${lot.in} / ${lot.confirmed}`);
     U.priceFact(facts, lot, view);
     U.offerFacts(facts, lot, view);
     fact(facts, "Rejections", String(lot.rejections || 0));
+    if ((lot.disqualified || []).length) {
+      const names = bidderNames();
+      const who = lot.disqualified.map((id) => (names[id] ? `${names[id]} (${id})` : id));
+      fact(facts, "Disqualified", who.join(", "), "disqualified");
+    }
     if (lot.status === "ended") fact(facts, "Outcome", String(lot.outcome || "").replace(/_/g, " "), "outcome");
     const pending = lot.pending !== undefined && lot.pending !== null ? money(lot.pending, view) : null;
     if (pending) fact(facts, "Posted this turn", pending);
@@ -264,7 +269,8 @@
     }
     if (action === "disqualify" || action === "surrogate_bid") {
       body.bidder = $("control-bidder").value;
-      question = `${question} Bidder: ${body.bidder}.`;
+      const name = bidderNames()[body.bidder];
+      question = `${question} Bidder: ${name ? `${name} (${body.bidder})` : body.bidder}${lot ? `, lot ${lot}` : ""}.`;
     }
     if (action === "surrogate_bid") {
       const amount = U.parseAmount($("surrogate-amount").value, state.view.currency_exponent);
@@ -367,31 +373,17 @@
   async function startAuction() {
     $("auction-page").hidden = false;
     $("public-link").href = `/watch/${encodeURIComponent(auctionId)}`;
-    let wsToken;
-    try {
-      // The operator token is for every auction ("*"); the socket wants one
-      // scoped to this auction, so ask for an official token first.
-      const issued = await U.auctionApi(auctionId, "/tokens", {
-        token: state.token,
-        method: "POST",
-        body: { role: "official" },
-      });
-      wsToken = issued.token;
-    } catch (err) {
-      say(`Cannot open this auction: ${err.message}`, false);
-      if (err.status === 401 || err.status === 403) {
-        sessionStorage.removeItem(KEY);
-        state.token = "";
-        state.started = false;
-        showTokenForm();
-      }
-      return;
-    }
     const rejected = $("rejected");
     const log = $("log");
-    state.socket = new U.AuctionSocket(auctionId, wsToken, {
-      onStatus: (s, detail) => U.connectionBanner($("connection"), s, detail),
+    if (!state.peopleTimer) state.peopleTimer = setInterval(loadPeople, 5000);
+    await loadPeople(); // names for the log, before the first events arrive
+    // The socket takes the token the page has: an official token of this
+    // auction, or the operator token (an official of every auction).
+    const socket = new U.AuctionSocket(auctionId, state.token, {
+      onStatus: (s, detail) =>
+        U.connectionBanner($("connection"), s, state.refused && s === "closed" ? state.refused : detail),
       onWelcome: (welcome) => {
+        state.refused = "";
         setView(welcome.view);
         loadPeople();
       },
@@ -407,11 +399,22 @@
         refresh();
         loadPeople();
       },
+      onError: (message, code) => {
+        if (!code || !(code.startsWith("token_") || code === "auth_failed")) return;
+        // Refused before the welcome: a token of another auction, expired, forged...
+        state.refused = `This token does not open this auction (${message}). Type another one.`;
+        say(`Cannot open this auction: ${message}.`, false);
+        if (code.startsWith("token_")) {
+          sessionStorage.removeItem(KEY);
+          state.token = "";
+          state.started = false;
+          showTokenForm();
+        }
+      },
     });
-    window.underbidPage = { socket: state.socket, state, refresh };
-    await loadPeople(); // names for the log, before the first events arrive
-    state.socket.connect();
-    setInterval(loadPeople, 5000);
+    state.socket = socket;
+    window.underbidPage = { socket, state, refresh };
+    socket.connect();
   }
 
   function start() {

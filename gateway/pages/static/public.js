@@ -38,7 +38,7 @@
     if (lot.format === "rounds") fact(facts, "Whose turn", lot.turn || "—", "turn");
     U.priceFact(facts, lot, view);
     U.offerFacts(facts, lot, view);
-    fact(facts, "Bidders", String(lot.bidders));
+    fact(facts, "Bidders", String(lot.bidders), "bidders");
     const rows = (lot.ladder || []).map((entry) =>
       el(
         "tr",
