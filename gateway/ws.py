@@ -241,9 +241,8 @@ class AuctionSocket(asyncio.Protocol):
         self.gateway.sockets.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._gone()
         self.state = CLOSED
-        self.backlog = None
-        self.gateway.hubs.remove(self.auction_id, self)
         self.gateway.sockets.discard(self)
         if self.connections is not None:
             self.connections.discard(self)
@@ -257,8 +256,8 @@ class AuctionSocket(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.paused = False
         backlog, self.backlog = self.backlog, None
-        if backlog and self.transport is not None and self.state < CLOSED:
-            self.transport.write(b"".join(backlog))
+        if backlog and self.state < CLOSED:
+            self._raw(b"".join(backlog))
 
     def eof_received(self) -> bool | None:
         self.ws.receive_eof()
@@ -291,12 +290,11 @@ class AuctionSocket(asyncio.Protocol):
 
     def _flush_ws(self) -> None:
         """Write what websockets' protocol produced (handshake, pong, close)."""
-        transport = self.transport
-        if transport is None:
+        if self.transport is None:
             return
         for data in self.ws.data_to_send():
             if data:
-                transport.write(data)
+                self._raw(data)
             else:  # websockets asks for the end of the stream: the server closes TCP
                 self._shut()
 
@@ -315,16 +313,37 @@ class AuctionSocket(asyncio.Protocol):
                 return False
             backlog.append(frame)
             return True
-        self.transport.write(frame)  # type: ignore[union-attr]
+        try:
+            self.transport.write(frame)  # type: ignore[union-attr]
+        except (RuntimeError, OSError):  # the transport went away under us
+            self._gone()
+            return False
         return True
+
+    def _raw(self, data: bytes) -> None:
+        """Write past the backlog (handshake, control frames, the last words)."""
+        transport = self.transport
+        if transport is None:
+            return
+        try:
+            transport.write(data)
+        except (RuntimeError, OSError):  # the transport went away under us
+            self._gone()
+
+    def _gone(self) -> None:
+        """No more frames for this connection (it is ending)."""
+        if self.state < CLOSING:
+            self.state = CLOSING
+            self.gateway.hubs.remove(self.auction_id, self)
+        self.backlog = None
 
     def send(self, message: p.ServerMessage) -> bool:
         payload = p.encode_server(message, self.codec)
         return self.write(frames.message(payload, compressed=bool(self.wbits)))
 
     def ping(self) -> None:
-        if not self.paused and self.state < CLOSING and self.transport is not None:
-            self.transport.write(frames.PING_FRAME)
+        if not self.paused and self.state < CLOSING:
+            self._raw(frames.PING_FRAME)
             self.pinged = True
 
     def close(self, code: int, reason: str) -> None:
@@ -337,13 +356,14 @@ class AuctionSocket(asyncio.Protocol):
         if self.transport is None:
             return
         if backlog:
-            self.transport.write(b"".join(backlog))
+            self._raw(b"".join(backlog))
         with contextlib.suppress(InvalidState):  # the client closed first
             self.ws.send_close(code, reason)
         self._flush_ws()
         self._shut()
 
     def _shut(self) -> None:
+        self._gone()
         transport = self.transport
         if transport is None or self.closer is not None:
             return
@@ -358,8 +378,7 @@ class AuctionSocket(asyncio.Protocol):
         gateway.metrics.inc("fanout_drops_total")
         self.backlog = None  # what it has not read is gone; it resumes with last_seq
         notice = p.SlowConsumer(dropped=self.dropped)
-        frame = frames.message(p.encode_server(notice, self.codec), compressed=bool(self.wbits))
-        self.transport.write(frame)  # type: ignore[union-attr]
+        self._raw(frames.message(p.encode_server(notice, self.codec), compressed=bool(self.wbits)))
         self.close(SLOW_CONSUMER_CLOSE, "slow consumer")
 
     # ----------------------------------------------------------- reading

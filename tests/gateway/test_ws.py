@@ -221,3 +221,21 @@ async def test_a_bid_over_the_rate_is_rejected_by_id_not_lost() -> None:
         assert isinstance(refused, p.Rejected) and refused.code == "rate_limited"
         assert "1 messages per second" in refused.message
         await ws.close()
+
+
+async def test_a_client_that_says_goodbye_leaves_the_fan_out_at_once(server: LiveServer) -> None:
+    """A close from the client ends the connection cleanly (1000 both ways) and
+    the fan-out stops writing to it before the socket is gone."""
+    aid = await start_open(server, "goodbye", start_in_ms=0, decrement=1)
+    ws = await raw(server, aid)
+    await hello(ws)
+    assert isinstance(await recv(ws), p.Welcome)
+    (sock,) = server.gateway.hubs.subscribers(aid)
+    assert isinstance(sock, gateway_ws.AuctionSocket)
+    await ws.close()
+    assert ws.close_code == 1000
+    assert sock.state >= gateway_ws.CLOSING
+    assert server.gateway.hubs.subscribers(aid) == []
+    bidder = await server.connect(aid, await server.issue(aid, bidder="b1"))
+    await opened(server, aid)
+    assert (await bidder.bid(99_000)).ok  # the fan-out goes on without it
