@@ -6,6 +6,8 @@ Keyword arguments override top-level spec keys or the format's settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from auction.core import Auction, AuctionSpec, parse_spec
@@ -127,3 +129,16 @@ def multi_lot_spec(*lots: dict[str, Any], **kw: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {"id": "m1", "start_at": START, "lots": list(lots)}
     spec.update(kw)
     return spec
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "config" / "examples"
+"""The example specs and scripts shipped in config/examples/."""
+EXAMPLE_SPECS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.endswith("-script"))
+"""Every example spec (the scripts left out)."""
+FACTORIES: dict[str, Callable[..., dict[str, Any]]] = {
+    "rounds": rounds_spec,
+    "open": open_spec,
+    "japanese": japanese_spec,
+    "dutch": dutch_spec,
+}
+"""A spec factory per format."""

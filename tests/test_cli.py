@@ -13,10 +13,9 @@ from auction import __version__
 from auction.cli import EXIT_INPUT, main
 from auction.core import Auction, parse_spec
 from auction.core.events import EVENT_TYPES, Event
+from tests.factories import EXAMPLE_SPECS, EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "config" / "examples"
-EXAMPLE_SPECS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.endswith("-script"))
 SCRIPT = EXAMPLES / "rounds-script.toml"
 TENDER = ROOT / "tests" / "data" / "prozorro" / "worker_features_tender_data.json"
 HAS_OCDS = importlib.util.find_spec("auction.importers.ocds") is not None

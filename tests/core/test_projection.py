@@ -20,10 +20,7 @@ from auction.core.projection import project
 from auction.documents import load_document
 from auction.sim import Simulation, make_bots
 from tests.core.harness import Run
-from tests.factories import START, japanese_spec, open_spec, rounds_spec
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
-SPECS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.name.endswith("-script.toml"))
+from tests.factories import EXAMPLE_SPECS, START, japanese_spec, open_spec, rounds_spec
 
 
 def strings(obj: Any) -> set[str]:
@@ -36,7 +33,7 @@ def strings(obj: Any) -> set[str]:
     return set()
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLE_SPECS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("role", ["public", "bidder"])
 def test_no_identity_reaches_participants_before_the_announcement(path: Path, role: str) -> None:
     spec = parse_spec(load_document(path))

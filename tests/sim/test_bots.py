@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,9 @@ from auction.documents import load_document
 from auction.sim import STRATEGIES, Bot, Simulation, make_bots
 from auction.sim.demo import DEMO_FORMATS, demo_spec
 from tests.factories import (
+    EXAMPLE_SPECS,
+    EXAMPLES,
+    FACTORIES,
     SEC,
     START,
     dutch_spec,
@@ -32,15 +34,6 @@ from tests.factories import (
     rounds_spec,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
-EXAMPLE_SPECS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.endswith("-script"))
-
-FACTORIES = {
-    "rounds": rounds_spec,
-    "open": open_spec,
-    "japanese": japanese_spec,
-    "dutch": dutch_spec,
-}
 SEEDS = range(1, 6)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +13,8 @@ from auction.documents import load_document
 from auction.sim import Simulation, make_bots, parse_script
 from auction.sim.render import LadderPrinter
 from tests.factories import (
+    EXAMPLES,
+    FACTORIES,
     START,
     dutch_spec,
     japanese_spec,
@@ -22,13 +23,6 @@ from tests.factories import (
     rounds_spec,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
-FACTORIES = {
-    "rounds": rounds_spec,
-    "open": open_spec,
-    "japanese": japanese_spec,
-    "dutch": dutch_spec,
-}
 NAMES = ("Supplier 1 LLC", "Supplier 2 LLC", "Supplier 3 LLC")
 
 

@@ -29,6 +29,9 @@ from auction.documents import load_document
 from auction.sim import Simulation, make_bots, parse_script
 from auction.sim.demo import DEMO_FORMATS, demo_spec
 from tests.factories import (
+    EXAMPLE_SPECS,
+    EXAMPLES,
+    FACTORIES,
     SEC,
     START,
     dutch_spec,
@@ -38,21 +41,12 @@ from tests.factories import (
     rounds_spec,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
-EXAMPLE_SPECS = sorted(p for p in EXAMPLES.glob("*.toml") if not p.stem.endswith("-script"))
 DEMO_START = 1_800_000_000_000
 """A realistic start for the demo specs (their sealed bids are a day earlier)."""
 
 R1 = START + 300 * SEC
 """Round 1 of a default rounds lot: the order is b3, b2, b1 (highest first)."""
 TURN = 120 * SEC
-
-FACTORIES = {
-    "rounds": rounds_spec,
-    "open": open_spec,
-    "japanese": japanese_spec,
-    "dutch": dutch_spec,
-}
 
 
 def script(*actions: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +21,7 @@ from auction.core.errors import UnderbidError
 from auction.core.spec import parse_time_ms
 from auction.documents import load_document
 from auction.sim.script import ACTION_TYPES, ScriptAction, ScriptError, parse_script
-from tests.factories import SEC, START
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
+from tests.factories import EXAMPLES, SEC, START
 
 
 def one(action: dict[str, Any], start: int = START) -> ScriptAction:
