@@ -5,8 +5,6 @@ stopping server says to its clients."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -14,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from gateway import frames
 from gateway import protocol as p
 from gateway import ws as gateway_ws
-from tests.gateway.server_fixture import LiveServer, live_server
+from tests.gateway.server_fixture import LiveServer, eventually, live_server
 from tests.gateway.test_e2e import drain, hello, opened, raw, recv, start_open
 
 MSGPACK = p.Codec.MSGPACK
@@ -98,11 +96,7 @@ async def test_silence_past_the_idle_timeout_closes_4002() -> None:
             assert isinstance(await recv(ws), p.Welcome)
         mute.transport.pause_reading()  # no pong will come from it
         sockets = server.gateway.sockets
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while len(sockets.all) > 1:
-            assert loop.time() < deadline, "the silent client was never closed"
-            await asyncio.sleep(0.05)
+        await eventually(lambda: len(sockets.all) == 1, timeout=10, what="the silent one to go")
         mute.transport.resume_reading()
         _, close = await drain(mute)
         assert close == p.IDLE_TIMEOUT
