@@ -48,6 +48,7 @@ from auction.core.events import (
 )
 from auction.core.formats import rules_for
 from auction.core.formats.base import ENDED, FormatRules, LotState
+from auction.core.limits import MAX_EXTENSION_MS
 from auction.core.spec import AuctionSpec
 
 _MAX_CASCADE = 1_000_000
@@ -236,6 +237,11 @@ class Auction:
             lot_id = self._lot_id(command.lot)
             if command.ms <= 0:
                 raise BidRejected(Code.INVALID_EXTENSION, "an extension must be positive")
+            if command.ms > MAX_EXTENSION_MS:
+                raise BidRejected(
+                    Code.INVALID_EXTENSION,
+                    f"an extension is at most {MAX_EXTENSION_MS // 1000} seconds; extend again",
+                )
             if self.lot_states[lot_id].status == ENDED:
                 raise BidRejected(Code.AUCTION_CLOSED, f"lot {lot_id} is over")
             # A deadline at or before the pause is due the moment the auction resumes

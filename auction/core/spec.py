@@ -16,18 +16,56 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import Meta
 
 from auction.core.errors import SpecError
-from auction.core.money import Amount, parse_fraction
+from auction.core.limits import (
+    MAX_AMOUNT,
+    MAX_BIDDERS_PER_LOT,
+    MAX_CLOCK_STEPS,
+    MAX_DURATION_MS,
+    MAX_EXACT_PART,
+    MAX_FEATURE_VALUES,
+    MAX_FEATURES,
+    MAX_ID_CHARS,
+    MAX_LOTS,
+    MAX_NAME_CHARS,
+    MAX_NUMBER_CHARS,
+    MAX_TIME_MS,
+    MAX_TITLE_CHARS,
+    MAX_TURNS_PER_LOT,
+    text_problem,
+)
+from auction.core.money import Amount, ceil_fraction, parse_fraction
 
 Format = Literal["rounds", "open", "japanese", "dutch"]
 FORMATS: tuple[str, ...] = ("rounds", "open", "japanese", "dutch")
 Scoring = Literal["price", "features", "lifecycle"]
 
-Number = int | float | str
+# Input types carry their bounds (auction/core/limits.py), so msgspec refuses
+# an absurd value while converting, before any arithmetic, and the HTTP API's
+# JSON Schema (generated from these structs) shows them.
+_NumberText = Annotated[str, Meta(max_length=MAX_NUMBER_CHARS)]
+_MAX_SECONDS = MAX_DURATION_MS // 1000
+Number = int | float | _NumberText
+"""An exact number: an integer, a decimal float (read from its repr) or its text."""
+Seconds = (
+    Annotated[int, Meta(ge=0, le=_MAX_SECONDS)]
+    | Annotated[float, Meta(ge=0, le=_MAX_SECONDS)]
+    | _NumberText
+)
+"""A duration in seconds, at most 7 days (text is bounded after exact parsing)."""
+TimeIn = Annotated[str, Meta(max_length=64)] | Annotated[int, Meta(ge=0, le=MAX_TIME_MS)]
+"""ISO-8601 with a zone, or ms since the Unix epoch."""
+PositiveAmount = Annotated[int, Meta(ge=1, le=MAX_AMOUNT)]
+CostAmount = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
+Count = Annotated[int, Meta(ge=1, le=100)]
+IdIn = Annotated[str, Meta(max_length=MAX_ID_CHARS)]
+NameIn = Annotated[str, Meta(max_length=MAX_NAME_CHARS)]
+TitleIn = Annotated[str, Meta(max_length=MAX_TITLE_CHARS)]
 
 
 # ---------------------------------------------------------------- raw input
@@ -36,63 +74,63 @@ class _In(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 
 class BidderIn(_In):
-    id: str
-    name: str = ""
-    amount: int | None = None
-    submitted_at: str | int | None = None
-    features: dict[str, Number] = {}
-    non_price_cost: int = 0
+    id: IdIn
+    name: NameIn = ""
+    amount: PositiveAmount | None = None
+    submitted_at: TimeIn | None = None
+    features: Annotated[dict[IdIn, Number], Meta(max_length=MAX_FEATURES)] = {}
+    non_price_cost: CostAmount = 0
 
 
 class FeatureIn(_In):
-    code: str
-    values: list[Number]
-    title: str = ""
+    code: IdIn
+    values: Annotated[list[Number], Meta(max_length=MAX_FEATURE_VALUES)]
+    title: TitleIn = ""
 
 
 class RoundsIn(_In):
-    rounds: int = 3
-    first_pause_s: Number = 300
-    pause_s: Number = 120
-    turn_s: Number = 120
+    rounds: Count = 3
+    first_pause_s: Seconds = 300
+    pause_s: Seconds = 120
+    turn_s: Seconds = 120
 
 
 class OpenIn(_In):
-    duration_s: Number
-    decrement: int | None = None
+    duration_s: Seconds
+    decrement: PositiveAmount | None = None
     decrement_percent: Number | None = None
     against: Literal["best", "own"] = "best"
-    dynamic_close_s: Number = 0
-    dynamic_close_cap_s: Number | None = None
-    quiet_close_s: Number | None = None
-    phases: int = 1
+    dynamic_close_s: Seconds = 0
+    dynamic_close_cap_s: Seconds | None = None
+    quiet_close_s: Seconds | None = None
+    phases: Count = 1
     visibility: Literal["prices", "rank"] = "prices"
 
 
 class JapaneseIn(_In):
-    round_s: Number = 60
-    step: int | None = None
+    round_s: Seconds = 60
+    step: PositiveAmount | None = None
     step_percent: Number | None = None
-    floor: int = 1
+    floor: PositiveAmount = 1
 
 
 class DutchIn(_In):
-    start_price: int
-    limit_price: int
-    step: int
-    interval_s: Number = 10
+    start_price: PositiveAmount
+    limit_price: PositiveAmount
+    step: PositiveAmount
+    interval_s: Seconds = 10
     direction: Literal["rising", "falling"] = "rising"
 
 
 class LotIn(_In):
-    format: str
-    start_value: int
-    bidders: list[BidderIn]
-    id: str = "1"
-    title: str = ""
-    minimal_step: int | None = None
+    format: Annotated[str, Meta(max_length=16)]
+    start_value: PositiveAmount
+    bidders: Annotated[list[BidderIn], Meta(max_length=MAX_BIDDERS_PER_LOT)]
+    id: IdIn = "1"
+    title: TitleIn = ""
+    minimal_step: PositiveAmount | None = None
     scoring: Scoring = "price"
-    features: list[FeatureIn] = []
+    features: Annotated[list[FeatureIn], Meta(max_length=MAX_FEATURES)] = []
     rounds: RoundsIn | None = None
     open: OpenIn | None = None
     japanese: JapaneseIn | None = None
@@ -100,15 +138,15 @@ class LotIn(_In):
 
 
 class AuctionIn(_In):
-    id: str
-    start_at: str | int
-    title: str = ""
-    currency: str = "UAH"
-    currency_exponent: int = 2
+    id: IdIn
+    start_at: TimeIn
+    title: TitleIn = ""
+    currency: Annotated[str, Meta(pattern="^[A-Z]{3}$")] = "UAH"
+    currency_exponent: Annotated[int, Meta(ge=0, le=4)] = 2
     public: bool = True
     closing: Literal["together", "staggered"] = "together"
-    stagger_s: Number = 0
-    lots: list[LotIn] = []
+    stagger_s: Seconds = 0
+    lots: Annotated[list[LotIn], Meta(max_length=MAX_LOTS)] = []
 
 
 _AUCTION_KEYS = frozenset(AuctionIn.__struct_fields__)
@@ -194,12 +232,14 @@ class LotSpec:
     open: OpenSpec | None = None
     japanese: JapaneseSpec | None = None
     dutch: DutchSpec | None = None
+    by_id: Mapping[str, BidderSpec] = field(init=False, compare=False, repr=False)
+    """The bidders by id (built once: views look bidders up for every ladder entry)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {b.id: b for b in self.bidders})
 
     def bidder(self, bidder_id: str) -> BidderSpec | None:
-        for b in self.bidders:
-            if b.id == bidder_id:
-                return b
-        return None
+        return self.by_id.get(bidder_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,20 +293,28 @@ def _plain(value: Any) -> Any:
 
 def parse_time_ms(value: str | int | datetime, where: str) -> int:
     """An ISO-8601 time with a zone, a TOML date-time, or ms since epoch, as ms since
-    epoch, exactly."""
+    epoch, exactly. Times before 1970 or after the year 9999 are refused."""
     if isinstance(value, datetime):
-        return _datetime_ms(value, where)
+        return _bounded_time(_datetime_ms(value, where), where)
     if isinstance(value, bool):
         raise SpecError(where, "expected a time, got a boolean")
     if isinstance(value, int):
-        if value < 0:
-            raise SpecError(where, "a time must not be negative")
-        return value
+        return _bounded_time(value, where)
+    if len(value) > 64:
+        raise SpecError(where, "not an ISO-8601 time: too long")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise SpecError(where, f"not an ISO-8601 time: {value!r}") from None
-    return _datetime_ms(moment, where)
+        raise SpecError(where, f"not an ISO-8601 time: {value[:64]!r}") from None
+    return _bounded_time(_datetime_ms(moment, where), where)
+
+
+def _bounded_time(ms: int, where: str) -> int:
+    if ms < 0:
+        raise SpecError(where, "a time must not be negative (before 1970-01-01T00:00:00Z)")
+    if ms > MAX_TIME_MS:
+        raise SpecError(where, "a time must not be after 9999-12-31T23:59:59.999Z")
+    return ms
 
 
 def _datetime_ms(moment: datetime, where: str) -> int:
@@ -276,11 +324,16 @@ def _datetime_ms(moment: datetime, where: str) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+def _text(value: str, where: str, *, max_chars: int, is_id: bool = False) -> str:
+    """``value`` if it keeps the text policy (auction/core/limits.py), else a SpecError."""
+    problem = text_problem(value, max_chars=max_chars, is_id=is_id)
+    if problem is not None:
+        raise SpecError(where, problem)
+    return value
+
+
 def _ms(value: Number, where: str, *, positive: bool = True) -> int:
-    try:
-        seconds = parse_fraction(value)
-    except ValueError as exc:
-        raise SpecError(where, str(exc)) from None
+    seconds = _fraction(value, where)
     ms = seconds * 1000
     if ms.denominator != 1:
         raise SpecError(where, "durations are whole milliseconds")
@@ -288,21 +341,30 @@ def _ms(value: Number, where: str, *, positive: bool = True) -> int:
         raise SpecError(where, "must be greater than zero")
     if ms < 0:
         raise SpecError(where, "must not be negative")
+    if ms > MAX_DURATION_MS:
+        raise SpecError(where, f"at most {MAX_DURATION_MS // 1000} seconds (7 days)")
     return int(ms)
 
 
 def _fraction(value: Number, where: str) -> Fraction:
+    """An exact number whose numerator and denominator stay within 10**18."""
     try:
-        return parse_fraction(value)
-    except ValueError as exc:
-        raise SpecError(where, str(exc)) from None
+        exact = parse_fraction(value)
+    except (ValueError, OverflowError) as exc:
+        raise SpecError(where, str(exc)[:200]) from None
+    if abs(exact.numerator) > MAX_EXACT_PART or exact.denominator > MAX_EXACT_PART:
+        raise SpecError(where, "too large or too precise (at most 18 digits)")
+    return exact
 
 
 def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
     """Validate a spec mapping. Raises :class:`SpecError` naming the field."""
     if not isinstance(data, Mapping):
         raise SpecError("", "a spec must be a table/object")
-    raw = _plain(data)
+    try:
+        raw = _plain(data)
+    except RecursionError:
+        raise SpecError("", "nested too deeply") from None
     top = {k: v for k, v in raw.items() if k in _AUCTION_KEYS}
     lot_keys = {k: v for k, v in raw.items() if k not in _AUCTION_KEYS}
     single = "lots" not in raw
@@ -329,14 +391,15 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
         )
     if not parsed.lots:
         raise SpecError("lots", "an auction needs at least one lot")
-    if not 0 <= parsed.currency_exponent <= 4:
-        raise SpecError("currency_exponent", "must be between 0 and 4")
+    _text(parsed.title, "title", max_chars=MAX_TITLE_CHARS)
     start_at = parse_time_ms(parsed.start_at, "start_at")
     stagger = _ms(parsed.stagger_s, "stagger_s", positive=False)
     seen_lots: set[str] = set()
     lots: list[LotSpec] = []
     for i, lot_in in enumerate(parsed.lots):
         where = prefix(i)
+        _text(lot_in.id, f"{where}id", max_chars=MAX_ID_CHARS, is_id=True)
+        _text(lot_in.title, f"{where}title", max_chars=MAX_TITLE_CHARS)
         if lot_in.id in seen_lots:
             raise SpecError(f"{where}id", f"duplicate lot id {lot_in.id!r}")
         seen_lots.add(lot_in.id)
@@ -362,8 +425,6 @@ def _parse_lot(lot: LotIn, where: str, start_at: int) -> LotSpec:
             f"{where}format", f"unknown format {lot.format!r}; expected one of {', '.join(FORMATS)}"
         )
     fmt: Format = lot.format  # type: ignore[assignment]
-    if lot.start_value <= 0:
-        raise SpecError(f"{where}start_value", "must be greater than zero")
     features = _parse_features(lot, where)
     bidders = _parse_bidders(lot, where, fmt, features)
     spec = LotSpec(
@@ -402,6 +463,8 @@ def _parse_features(lot: LotIn, where: str) -> tuple[FeatureSpec, ...]:
     codes: set[str] = set()
     for j, feat in enumerate(lot.features):
         fwhere = f"{where}features[{j}]"
+        _text(feat.code, f"{fwhere}.code", max_chars=MAX_ID_CHARS, is_id=True)
+        _text(feat.title, f"{fwhere}.title", max_chars=MAX_TITLE_CHARS)
         if feat.code in codes:
             raise SpecError(f"{fwhere}.code", f"duplicate feature code {feat.code!r}")
         codes.add(feat.code)
@@ -423,22 +486,18 @@ def _parse_bidders(
     ids: set[str] = set()
     for j, b in enumerate(lot.bidders):
         bwhere = f"{where}bidders[{j}]"
-        if not b.id.strip():
-            raise SpecError(f"{bwhere}.id", "must not be empty")
+        _text(b.id, f"{bwhere}.id", max_chars=MAX_ID_CHARS, is_id=True)
+        _text(b.name, f"{bwhere}.name", max_chars=MAX_NAME_CHARS)
         if b.id in ids:
             raise SpecError(f"{bwhere}.id", f"duplicate bidder id {b.id!r}")
         ids.add(b.id)
         if b.amount is not None:
-            if b.amount <= 0:
-                raise SpecError(f"{bwhere}.amount", "must be greater than zero")
             if b.amount > lot.start_value:
                 raise SpecError(f"{bwhere}.amount", "must not exceed the lot's start_value")
         elif fmt == "rounds":
             raise SpecError(f"{bwhere}.amount", "the rounds format needs each bidder's sealed bid")
         if b.amount is not None and fmt in ("japanese", "dutch"):
             raise SpecError(f"{bwhere}.amount", f"the {fmt} format takes no initial bids")
-        if b.non_price_cost < 0:
-            raise SpecError(f"{bwhere}.non_price_cost", "must not be negative")
         if b.non_price_cost and lot.scoring != "lifecycle":
             raise SpecError(f"{bwhere}.non_price_cost", "only used with scoring = 'lifecycle'")
         submitted = (
@@ -485,12 +544,14 @@ def _parse_choices(
 def _with_rounds(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
     if lot.minimal_step is None:
         raise SpecError(f"{where}minimal_step", "the rounds format needs a minimal_step")
-    if lot.minimal_step <= 0:
-        raise SpecError(f"{where}minimal_step", "must be greater than zero")
     settings = lot.rounds or RoundsIn()
     rwhere = f"{where}rounds."
-    if not 1 <= settings.rounds <= 100:
-        raise SpecError(f"{rwhere}rounds", "must be between 1 and 100")
+    if settings.rounds * len(spec.bidders) > MAX_TURNS_PER_LOT:
+        raise SpecError(
+            f"{rwhere}rounds",
+            f"rounds x bidders must be at most {MAX_TURNS_PER_LOT:,} turns "
+            f"({settings.rounds} x {len(spec.bidders)})",
+        )
     rounds = RoundsSpec(
         rounds=settings.rounds,
         first_pause_ms=_ms(settings.first_pause_s, f"{rwhere}first_pause_s", positive=False),
@@ -517,10 +578,6 @@ def _with_open(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
             raise SpecError(f"{owhere}decrement", "give decrement or decrement_percent, not both")
     elif decrement is None:
         raise SpecError(f"{owhere}decrement", "give decrement (minor units) or decrement_percent")
-    elif decrement <= 0:
-        raise SpecError(f"{owhere}decrement", "must be greater than zero")
-    if not 1 <= settings.phases <= 100:
-        raise SpecError(f"{owhere}phases", "must be between 1 and 100")
     if settings.visibility == "rank" and settings.against == "best":
         # Beating a hidden best bid would leak it through max_bid and the
         # step_too_small message; rank-only auctions improve on one's own bid.
@@ -561,10 +618,6 @@ def _with_japanese(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
             raise SpecError(f"{jwhere}step", "give step or step_percent, not both")
     elif step is None:
         raise SpecError(f"{jwhere}step", "give step (minor units) or step_percent")
-    elif step <= 0:
-        raise SpecError(f"{jwhere}step", "must be greater than zero")
-    if settings.floor <= 0:
-        raise SpecError(f"{jwhere}floor", "must be greater than zero")
     if settings.floor > spec.start_value:
         raise SpecError(f"{jwhere}floor", "must not exceed start_value")
     japanese = JapaneseSpec(
@@ -573,6 +626,11 @@ def _with_japanese(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
         step_percent=percent,
         floor=settings.floor,
     )
+    if _japanese_rounds(spec.start_value, japanese) > MAX_CLOCK_STEPS:
+        raise SpecError(
+            f"{jwhere}step_percent" if percent is not None else f"{jwhere}step",
+            f"the price would take more than {MAX_CLOCK_STEPS:,} rounds to reach the floor",
+        )
     return _replace(spec, japanese=japanese)
 
 
@@ -581,9 +639,6 @@ def _with_dutch(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
     dwhere = f"{where}dutch."
     if settings is None:
         raise SpecError(f"{where}dutch", "the dutch format needs a [dutch] table")
-    for name in ("start_price", "limit_price", "step"):
-        if getattr(settings, name) <= 0:
-            raise SpecError(f"{dwhere}{name}", "must be greater than zero")
     rising = settings.direction == "rising"
     if rising and settings.limit_price <= settings.start_price:
         raise SpecError(f"{dwhere}limit_price", "a rising clock needs limit_price > start_price")
@@ -592,6 +647,13 @@ def _with_dutch(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
     if max(settings.start_price, settings.limit_price) > spec.start_value:
         highest = "limit_price" if rising else "start_price"
         raise SpecError(f"{dwhere}{highest}", "prices must not exceed the lot's start_value")
+    steps = -(-abs(settings.limit_price - settings.start_price) // settings.step)
+    if steps > MAX_CLOCK_STEPS:
+        raise SpecError(
+            f"{dwhere}step",
+            f"the clock would take {steps:,} steps from start_price to limit_price "
+            f"(at most {MAX_CLOCK_STEPS:,})",
+        )
     dutch = DutchSpec(
         start_price=settings.start_price,
         limit_price=settings.limit_price,
@@ -600,6 +662,20 @@ def _with_dutch(spec: LotSpec, lot: LotIn, where: str) -> LotSpec:
         direction=settings.direction,
     )
     return _replace(spec, dutch=dutch)
+
+
+def _japanese_rounds(start_value: int, japanese: JapaneseSpec) -> int:
+    """How many rounds the price could fall through before it passes the floor."""
+    if japanese.step is not None:
+        return (start_value - japanese.floor) // japanese.step + 1
+    assert japanese.step_percent is not None
+    price, rounds = start_value, 1
+    while rounds <= MAX_CLOCK_STEPS:
+        price -= ceil_fraction(Fraction(price) * japanese.step_percent / 100)
+        if price < japanese.floor:
+            break
+        rounds += 1
+    return rounds
 
 
 def _replace(spec: LotSpec, **changes: Any) -> LotSpec:
