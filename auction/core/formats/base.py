@@ -68,6 +68,10 @@ class FormatRules(Generic[S]):
         self.lot = lot
         self.scorer = Scorer(lot)
         self.bidder_ids = frozenset(b.id for b in lot.bidders)
+        self._numbers: tuple[Any, dict[str, int]] | None = None
+        """Cache of :meth:`_label_numbers`: (the labels it was built from, numbers)."""
+        self._start: list[str] | None = None
+        """Cache of :meth:`start_order` (it depends on the spec only)."""
         self._appliers: dict[type[Event], Callable[[Any, Any], None]] = {
             LotStarted: self._apply_lot_started,
             LotEnded: self._apply_lot_ended,
@@ -123,7 +127,14 @@ class FormatRules(Generic[S]):
 
     def remaining(self, st: S) -> int:
         """Admitted bidders not disqualified."""
-        return sum(1 for b in st.labels if b not in st.disqualified)
+        return len(self.active(st))
+
+    def active(self, st: S) -> list[str]:
+        """Admitted bidders not disqualified, in label order."""
+        if not st.disqualified:
+            return list(st.labels)
+        out = set(st.disqualified)
+        return [b for b in st.labels if b not in out]
 
     # ------------------------------------------------- format must provide
     def open_lot(self, st: S, at: int) -> list[Event]:
@@ -223,11 +234,33 @@ class FormatRules(Generic[S]):
 
     def label_of(self, st: S, bidder: str) -> str:
         """``Bidder #N``. Before the start, the label the bidder will get."""
-        labels = st.labels or [b for b in self.start_order() if b not in st.disqualified]
-        try:
-            return f"Bidder #{labels.index(bidder) + 1}"
-        except ValueError:
-            return "Bidder"
+        number = self._label_numbers(st).get(bidder)
+        return f"Bidder #{number}" if number is not None else "Bidder"
+
+    def label_numbers(self, labels: list[str]) -> dict[str, int]:
+        """Bidder -> label number of a started lot's ``labels``, built once per
+        label list (views label every bidder of the ladder: a search per bidder
+        would cost n**2)."""
+        cached = self._numbers
+        if cached is None or cached[0] is not labels:
+            cached = self._numbers = (labels, {b: i for i, b in enumerate(labels, start=1)})
+        return cached[1]
+
+    def _label_numbers(self, st: S) -> dict[str, int]:
+        if st.labels:
+            return self.label_numbers(st.labels)
+        cached = self._numbers
+        out = tuple(st.disqualified)
+        if cached is None or cached[0] != out:
+            refused = set(out)
+            upcoming = [b for b in self._start_order() if b not in refused]
+            cached = self._numbers = (out, {b: i for i, b in enumerate(upcoming, start=1)})
+        return cached[1]
+
+    def _start_order(self) -> list[str]:
+        if self._start is None:
+            self._start = self.start_order()
+        return self._start
 
     def money(self, value: Score | None) -> str | None:
         if value is None:

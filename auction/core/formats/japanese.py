@@ -98,10 +98,11 @@ class JapaneseRules(FormatRules[JapaneseState]):
 
     def deadline_reached(self, st: JapaneseState, at: int) -> list[Event]:
         lot = self.lot.id
+        confirmed_set = set(st.confirmed)
         events: list[Event] = [
             BidderDropped(at=at, lot=lot, bidder=b, reason="no_confirmation")
             for b in st.active
-            if b not in st.confirmed
+            if b not in confirmed_set
         ]
         confirmed = st.confirmed
         if len(confirmed) >= 2:
@@ -166,7 +167,7 @@ class JapaneseRules(FormatRules[JapaneseState]):
         st.status = LIVE
         st.stage = ROUND
         if st.round == 0:
-            st.active = [b for b in st.labels if b not in st.disqualified]
+            st.active = self.active(st)
         else:
             st.previous = list(st.confirmed)
             st.previous_price = st.price
@@ -176,7 +177,9 @@ class JapaneseRules(FormatRules[JapaneseState]):
         st.deadline = ev.deadline
 
     def _round_over_early(self, st: JapaneseState, at: int) -> None:
-        if st.stage == ROUND and all(b in st.confirmed for b in st.active):
+        # Who confirmed is always among those still in (leaving and
+        # disqualification remove from both), so equal counts mean all confirmed.
+        if st.stage == ROUND and len(st.confirmed) == len(st.active):
             st.deadline = at if st.deadline is None else min(st.deadline, at)
 
     def _apply_accept(self, st: JapaneseState, ev: PriceAccepted) -> None:
@@ -207,16 +210,16 @@ class JapaneseRules(FormatRules[JapaneseState]):
             first = [(st.winner, st.winning_amount)]
         else:
             first = []
-        rest = [b for b in st.last_price if b not in st.disqualified and b != st.winner]
-        rest.sort(
-            key=lambda b: (b not in st.active, st.last_price[b], st.last_at[b], self.index[b])
-        )
+        out_ = set(st.disqualified)
+        still = set(st.active)
+        rest = [b for b in st.last_price if b not in out_ and b != st.winner]
+        rest.sort(key=lambda b: (b not in still, st.last_price[b], st.last_at[b], self.index[b]))
         out: list[tuple[str, int | None, Score | None]] = [(b, a, a) for b, a in first]
         out.extend((b, st.last_price[b], st.last_price[b]) for b in rest)
         out.extend(
             (b, None, None)
             for b in st.labels
-            if b not in st.last_price and b not in st.disqualified and b != st.winner
+            if b not in st.last_price and b not in out_ and b != st.winner
         )
         return out
 

@@ -190,8 +190,9 @@ class OpenRules(FormatRules[OpenState]):
         st.cap_at = ev.close_at + cap if cap is not None else None
         quiet = self.settings.quiet_close_ms
         st.quiet_at = ev.at + quiet if quiet is not None else None
+        admitted = set(st.labels)
         for b in self.lot.bidders:
-            if b.amount is not None and b.id in st.labels:
+            if b.amount is not None and b.id in admitted:
                 st.best[b.id] = b.amount
                 st.best_at[b.id] = b.submitted_at
         st.leader = self._find_leader(st)
@@ -253,14 +254,13 @@ class OpenRules(FormatRules[OpenState]):
 
     # ----------------------------------------------------------------- view
     def ranking(self, st: OpenState) -> list[tuple[str, int | None, Score | None]]:
-        bid = [b for b in st.best if b not in st.disqualified]
+        out_ = set(st.disqualified)
+        bid = [b for b in st.best if b not in out_]
         bid.sort(key=lambda b: (self._score(st, b), st.best_at[b], self.index[b]))
         out: list[tuple[str, int | None, Score | None]] = [
             (b, st.best[b], self._score(st, b)) for b in bid
         ]
-        out.extend(
-            (b, None, None) for b in st.labels if b not in st.best and b not in st.disqualified
-        )
+        out.extend((b, None, None) for b in st.labels if b not in st.best and b not in out_)
         return out
 
     def lot_view(self, st: OpenState, role: str, bidder: str | None) -> dict[str, Any]:

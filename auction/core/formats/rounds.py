@@ -96,9 +96,6 @@ class RoundsRules(FormatRules[RoundsState]):
     def start_order(self) -> list[str]:
         return self.turn_order(None, [b.id for b in self.lot.bidders])
 
-    def active(self, st: RoundsState) -> list[str]:
-        return [b for b in st.labels if b not in st.disqualified]
-
     def ranking(self, st: RoundsState) -> list[tuple[str, int | None, Score | None]]:
         ranked = sorted(self.active(st), key=lambda b: self._key(st, b))
         return [(b, st.amounts[b], self._key(st, b)[0]) for b in ranked]
