@@ -415,7 +415,7 @@ async def control(request: Request) -> Response:
     del claims
     try:
         outcome = await gateway.runtime.submit(auction.spec.id, command)
-    except (Unavailable, NotHosted) as exc:
+    except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
         raise Problem(503, exc.code, str(exc)) from None
     if outcome.rejection is not None:
         raise Problem(409, outcome.rejection.code.value, outcome.rejection.message)

@@ -684,10 +684,10 @@ class AuctionSocket(asyncio.Protocol):
             gateway.runtime.decide_then(
                 self.auction_id, command, lambda outcome, error: self.answer(bid_id, outcome, error)
             )
-        except (Unavailable, NotHosted) as exc:
+        except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
             self._unanswerable(bid_id, exc)
 
-    def answer(self, bid_id: str, outcome: Outcome, error: Unavailable | None = None) -> None:
+    def answer(self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None) -> None:
         """``ack`` or ``rejected``, once the command's events are durable (called by
         the runtime inside the commit, so it goes out before the fan-out)."""
         if error is not None:

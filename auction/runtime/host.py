@@ -58,7 +58,7 @@ log = logging.getLogger("underbid.runtime")
 
 Listener = Callable[[str, int, list[Event]], None]
 """Called with (auction id, seq of the first event, events) once they are durable."""
-Done = Callable[["Unavailable | None"], None]
+Done = Callable[["RuntimeError_ | None"], None]
 """Told None once a command's events are durable, or why they never will be."""
 
 
@@ -84,6 +84,14 @@ class NotHosted(RuntimeError_):
     """The auction exists but another node is its writer."""
 
     code = "not_hosted"
+
+
+class AuctionHalted(RuntimeError_):
+    """A bug of ours broke this auction (and only it): it was logged, nothing durable
+    was lost, and the auction stays at its last durable state until an operator
+    restarts the node."""
+
+    code = "auction_halted"
 
 
 @dataclass
@@ -142,6 +150,10 @@ class Runtime:
         self._running = False
         self.ready = False
         """True once the journal answered and every auction was recovered."""
+        self.halted: dict[str, str] = {}
+        """Auctions stopped by a bug of ours, with the reason (logged once each)."""
+        self.command_timeout_s = 10.0
+        """How long :meth:`submit` waits for durability before answering unavailable."""
         self.stats: dict[str, int] = {"appends": 0, "batches": 0, "events": 0, "degraded": 0}
         self.append_seconds = 0.0
         """Total time spent waiting on append batches (journal latency, with ``batches``)."""
@@ -179,11 +191,14 @@ class Runtime:
                 await task
         self._tasks.clear()
         self._recovering.clear()
-        with contextlib.suppress(JournalError):
-            await self.drain()
+        # Bounded: a journal that stopped answering must not keep the process alive.
+        with contextlib.suppress(JournalError, TimeoutError):
+            await asyncio.wait_for(self.drain(), self.command_timeout_s)
         for host in list(self._hosts.values()):
-            with contextlib.suppress(JournalError):
-                await self.journal.release(host.id, self.node_id, host.epoch)
+            with contextlib.suppress(JournalError, TimeoutError, KeyError):
+                await asyncio.wait_for(
+                    self.journal.release(host.id, self.node_id, host.epoch), 2.0
+                )
 
     async def adopt(self) -> list[str]:
         """Take over every active auction whose lease is free; returns their ids.
@@ -277,7 +292,7 @@ class Runtime:
         """
         answered: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
-        def answer(outcome: Outcome, error: Unavailable | None) -> None:
+        def answer(outcome: Outcome, error: RuntimeError_ | None) -> None:
             if answered.done():
                 return
             if error is None:
@@ -286,13 +301,18 @@ class Runtime:
                 answered.set_exception(error)
 
         self.decide_then(auction_id, command, answer)
-        return await answered
+        try:
+            return await asyncio.wait_for(asyncio.shield(answered), self.command_timeout_s)
+        except TimeoutError:
+            raise Unavailable(
+                "the journal did not confirm in time: retry with the same bid_id"
+            ) from None
 
     def decide_then(
         self,
         auction_id: str,
         command: AnyCommand,
-        answer: Callable[[Outcome, Unavailable | None], None],
+        answer: Callable[[Outcome, RuntimeError_ | None], None],
     ) -> None:
         """Decide a command now; ``answer(outcome, None)`` once it is durable (at
         once if nothing is in flight), ``answer(outcome, Unavailable)`` if the
@@ -302,9 +322,14 @@ class Runtime:
         :class:`NotHosted` when the command cannot be decided at all.
         """
         host = self._host(auction_id)
+        self._check_halted(auction_id)
         if host.degraded:
             raise Unavailable("the journal is unreachable: retry with the same bid_id")
-        outcome = host.auction.handle(command, self.clock.now_ms())
+        try:
+            outcome = host.auction.handle(command, self.clock.now_ms())
+        except Exception as exc:  # a bug of ours, in this auction only
+            self._halt(host, f"deciding {type(command).__name__}", exc)
+            raise AuctionHalted(self.halted[auction_id]) from None
         if outcome.events:
             self._enqueue(host, outcome.events)
             self._wake.set()
@@ -325,15 +350,45 @@ class Runtime:
         now = self.clock.now_ms()
         fired = 0
         for host in list(self._hosts.values()):
-            if host.degraded:
+            if host.degraded or host.id in self.halted:
                 continue
-            deadline = host.auction.next_deadline()
-            if deadline is not None and deadline <= now:
+            try:
+                deadline = host.auction.next_deadline()
+                if deadline is None or deadline > now:
+                    continue
                 events = host.auction.advance(now)
-                if events:
-                    fired += len(events)
-                    self._enqueue(host, events)
+            except Exception as exc:  # a bug of ours, in this auction only
+                self._halt(host, "firing its deadlines", exc)
+                continue
+            if events:
+                fired += len(events)
+                self._enqueue(host, events)
         return fired
+
+    # ------------------------------------------------------------- failures
+    def _check_halted(self, auction_id: str) -> None:
+        reason = self.halted.get(auction_id)
+        if reason is not None:
+            raise AuctionHalted(reason)
+
+    def _halt(self, host: _Hosted, doing: str, exc: BaseException) -> None:
+        """Contain a bug of ours to one auction: log it once (with the auction id),
+        refuse its waiters, drop what is not durable and reload the durable state,
+        which stays readable; the auction takes no more commands or deadlines."""
+        if host.id not in self.halted:
+            log.error(
+                "auction %s halted by an internal error while %s; its other auctions' "
+                "neighbours go on, nothing durable was lost",
+                host.id,
+                doing,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            self.halted[host.id] = (
+                f"auction {host.id} was halted by an internal error ({type(exc).__name__}); "
+                "it was logged, nothing acknowledged was lost"
+            )
+            self.stats["halted"] = len(self.halted)
+        self._degrade(host, JournalUnavailable(f"halted: {type(exc).__name__}"), quiet=True)
 
     async def drain(self) -> None:
         """Wait until everything decided so far is durable (or has failed)."""
@@ -373,37 +428,33 @@ class Runtime:
                 self._dirty = {}
                 appends: list[Append] = []
                 inflight: list[list[Event]] = []
+                hosts: list[_Hosted] = []
                 for host in batch:
                     events, host.pending = host.pending, []
-                    snapshot = None
-                    last = host.durable_seq + len(events)
-                    # The interval grows with the stream (a quarter of it), so the
-                    # cost of encoding snapshots stays constant per event while
-                    # recovery replays at most a quarter of the stream after one.
-                    interval = max(self.snapshot_every, host.durable_seq // 4)
-                    if last - host.last_snapshot_seq >= interval:
-                        snapshot = host.auction.snapshot()  # state after ``last``
-                    appends.append(
-                        Append(
-                            host.id,
-                            host.epoch,
-                            host.durable_seq + 1,
-                            [encode_event(ev) for ev in events],
-                            snapshot,
-                        )
-                    )
+                    try:
+                        append = self._append_of(host, events)
+                    except Exception as exc:  # a bug of ours, in this auction only
+                        self._halt(host, "encoding its events", exc)
+                        continue
+                    appends.append(append)
                     inflight.append(events)
+                    hosts.append(host)
+                if not appends:
+                    continue
                 started = time.perf_counter()
                 try:
                     results: list[JournalError | None] = await self.journal.append_batch(appends)
                 except JournalUnavailable as exc:
-                    results = [exc] * len(batch)
+                    results = [exc] * len(appends)
+                except Exception as exc:  # a bug of ours, or of the store's client
+                    log.exception("journal append of %d auctions failed", len(appends))
+                    results = [JournalUnavailable(f"{type(exc).__name__}: {exc}")] * len(appends)
                 self.stats["batches"] += 1
                 self.append_seconds += time.perf_counter() - started
                 # Events decided while the batch was in flight went to
                 # host.pending and host is in _dirty again: the next batch.
                 for host, append, events, result in zip(
-                    batch, appends, inflight, results, strict=True
+                    hosts, appends, inflight, results, strict=True
                 ):
                     if result is None:
                         self._committed(host, append, events)
@@ -418,6 +469,19 @@ class Runtime:
             if self._dirty and not self._flush_scheduled:
                 self._flush_scheduled = True
                 asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _append_of(self, host: _Hosted, events: list[Event]) -> Append:
+        snapshot = None
+        last = host.durable_seq + len(events)
+        # The interval grows with the stream (a quarter of it), so the cost of
+        # encoding snapshots stays constant per event while recovery replays
+        # at most a quarter of the stream after one.
+        interval = max(self.snapshot_every, host.durable_seq // 4)
+        if last - host.last_snapshot_seq >= interval:
+            snapshot = host.auction.snapshot()  # state after ``last``
+        return Append(
+            host.id, host.epoch, host.durable_seq + 1, [encode_event(ev) for ev in events], snapshot
+        )
 
     def _committed(self, host: _Hosted, append: Append, events: list[Event]) -> None:
         first = append.first_seq
@@ -452,14 +516,19 @@ class Runtime:
         except JournalUnavailable:
             host.finished_marked = False  # retried on the next commit or restart
 
-    def _degrade(self, host: _Hosted, error: JournalError) -> None:
+    def _degrade(self, host: _Hosted, error: JournalError, *, quiet: bool = False) -> None:
         """Drop the in-memory state; refuse its waiters; rebuild from the journal."""
         self.stats["degraded"] += 1
         host.degraded = True
         host.pending = []
         self._dirty.pop(host.id, None)
+        halted = self.halted.get(host.id)
         for _, waiter in host.waiters:
-            failed = Unavailable("the journal did not confirm: retry with the same bid_id")
+            failed: RuntimeError_ = (
+                AuctionHalted(halted)
+                if halted is not None
+                else Unavailable("the journal did not confirm: retry with the same bid_id")
+            )
             if not isinstance(waiter, asyncio.Future):
                 _tell(waiter, failed)
             elif not waiter.done():
@@ -470,7 +539,8 @@ class Runtime:
             if self._hosts.get(host.id) is host:
                 del self._hosts[host.id]
             return
-        log.warning("%s: append failed (%s); rebuilding from the journal", host.id, error)
+        if not quiet:
+            log.warning("%s: append failed (%s); rebuilding from the journal", host.id, error)
         if host.id not in self._recovering:
             self._recovering[host.id] = asyncio.get_running_loop().create_task(
                 self._rebuild(host.id)
@@ -513,7 +583,9 @@ class Runtime:
             upcoming = [
                 d
                 for h in self._hosts.values()
-                if not h.degraded and (d := h.auction.next_deadline()) is not None
+                if not h.degraded
+                and h.id not in self.halted
+                and (d := h.auction.next_deadline()) is not None
             ]
             nxt = min(upcoming, default=None)
             if nxt is not None and nxt <= now:
@@ -538,6 +610,9 @@ class Runtime:
                     epoch = await self.journal.acquire(host.id, self.node_id, self.lease_ms)
                 except JournalUnavailable:
                     continue
+                except Exception:  # a bug, or an auction deleted under us: not the others'
+                    log.exception("%s: lease renewal failed", host.id)
+                    continue
                 if epoch is None:
                     log.warning("%s: lease taken by another node; dropping it", host.id)
                     self._degrade(host, StaleEpoch("lease lost"))
@@ -553,7 +628,7 @@ class Runtime:
         host.epoch = epoch
 
 
-def _tell(done: Done, error: Unavailable | None) -> None:
+def _tell(done: Done, error: RuntimeError_ | None) -> None:
     try:
         done(error)
     except Exception:  # a caller's bug must not break the writer
