@@ -39,7 +39,7 @@ def _open_spec() -> AuctionSpec:
             "start_at": START,
             "format": "open",
             "start_value": 10**12,
-            "open": {"duration_s": 10**6, "decrement": 1, "dynamic_close_s": 60},
+            "open": {"duration_s": 604_800, "decrement": 1, "dynamic_close_s": 60},
             "bidders": [{"id": f"b{i}"} for i in range(BIDDERS)],
         }
     )
@@ -53,7 +53,7 @@ def _rounds_spec() -> AuctionSpec:
             "format": "rounds",
             "start_value": 10**12,
             "minimal_step": 1,
-            "rounds": {"rounds": 3, "first_pause_s": 0, "pause_s": 0, "turn_s": 10**6},
+            "rounds": {"rounds": 3, "first_pause_s": 0, "pause_s": 0, "turn_s": 604_800},
             "bidders": [
                 {"id": f"b{i}", "amount": 10**12 - i, "submitted_at": i} for i in range(BIDDERS)
             ],

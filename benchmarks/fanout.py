@@ -665,7 +665,7 @@ def _create_auction(http_port: int, bidders: int) -> list[str]:
         "start_at": now - 1_000,
         "format": "open",
         "start_value": START_VALUE,
-        "open": {"duration_s": 10**6, "decrement": 1},
+        "open": {"duration_s": 604_800, "decrement": 1},
         "bidders": [{"id": f"b{i}"} for i in range(max(2, bidders))],
     }
     base = f"http://{HOST}:{http_port}"

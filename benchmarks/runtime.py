@@ -80,7 +80,7 @@ def _spec(auction_id: str) -> dict[str, object]:
         "start_at": SystemClock().now_ms() - 1_000,
         "format": "open",
         "start_value": START_VALUE,
-        "open": {"duration_s": 10**6, "decrement": 1},
+        "open": {"duration_s": 604_800, "decrement": 1},
         "bidders": [{"id": f"b{i}"} for i in range(BIDDERS)],
     }
 

@@ -22,17 +22,22 @@ POST     /api/auctions/{id}/controls/{action}   official   pause, resume, extend
 
 Tokens go in ``Authorization: Bearer``. The operator token is an official
 token for the auction ``*``; ``underbid serve`` prints one at start. Every
-error is a JSON problem ``{"type", "title", "status", "code", "detail"}``,
-never a stack trace.
+error is a JSON problem ``{"type", "title", "status", "code", "detail"}``
+(with ``field`` when one field is to blame), never a stack trace. Bodies are
+read with a size limit, as strict JSON, into closed typed structs
+(:mod:`gateway.bodies`, :mod:`gateway.schemas`). An auction created with
+``public = false`` is invisible without a token: absent from the list, its
+view and result refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -51,14 +56,17 @@ from auction.core.commands import (
 from auction.core.errors import SpecError
 from auction.core.events import decode_event
 from auction.core.record import audit_record, result
-from auction.core.views import auction_view
+from auction.core.spec import AuctionSpec, parse_spec
 from auction.runtime.host import NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
+from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
 from gateway.metrics import Metrics
 from gateway.pages import page_routes
+from gateway.schemas import CONTROL_BODIES, ExtendBody, SurrogateBidBody, TokenRequest
 from gateway.settings import Settings
 from gateway.tokens import TokenClaims, TokenError, issue_token, verify_token
+from gateway.viewcache import ViewCache
 from gateway.ws import Sockets
 
 log = logging.getLogger("underbid.gateway")
@@ -75,8 +83,10 @@ class Gateway:
     clock: Clock
     hubs: Hubs = field(init=False)
     sockets: Sockets = field(init=False)
+    views: ViewCache = field(default_factory=ViewCache)
     metrics: Metrics = field(default_factory=Metrics)
     origins: frozenset[str] = field(init=False)
+    """``security.allowed_origins``; the server's own origin is allowed besides."""
     public_base: str = ""
     """The URL clients use, once known (a server on port 0 learns its port late)."""
 
@@ -140,39 +150,79 @@ class Gateway:
         server = self.settings.server
         return self.public_base or server.public_url or f"http://{server.host}:{server.port}"
 
+    def own_origins(self) -> frozenset[str]:
+        """The server's own origin: that of ``server.public_url`` when set, else of
+        the address it serves on (loopback under both of its names). Never taken
+        from the request's ``Host`` header, which a DNS-rebinding page controls."""
+        parts = urlsplit(self.base_url())
+        scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+        port = parts.port
+        default = {"http": 80, "https": 443}.get(scheme)
+        names = {host}
+        if not self.settings.server.public_url and host in ("127.0.0.1", "localhost", "::1"):
+            names = {"127.0.0.1", "localhost", "[::1]"}
+        elif ":" in host:
+            names = {f"[{host}]"}
+        suffix = "" if port is None or port == default else f":{port}"
+        return frozenset(f"{scheme}://{name}{suffix}" for name in names)
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether a page from ``origin`` may open a WebSocket here."""
+        origin = origin.lower().rstrip("/")
+        return origin in self.origins or origin in self.own_origins()
+
+    def can_see(self, auction: Any, claims: TokenClaims | None) -> bool:
+        """Whether a caller may know the auction exists: public, or a token for it."""
+        return bool(auction.spec.public) or claims is not None
+
 
 # ------------------------------------------------------------------ errors
 class Problem(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, field: str = "") -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.field = field
+        """The dotted path of the field to blame (``lots[0].bidders[1].amount``), if one."""
 
 
-def _problem(status: int, code: str, detail: str) -> JSONResponse:
+def _problem(
+    status: int,
+    code: str,
+    detail: str,
+    field: str = "",
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://underbid.dev/problems/{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if field:
+        body["field"] = field
     return JSONResponse(
-        {
-            "type": f"https://underbid.dev/problems/{code}",
-            "title": code.replace("_", " "),
-            "status": status,
-            "code": code,
-            "detail": detail,
-        },
-        status_code=status,
-        media_type="application/problem+json",
+        body, status_code=status, media_type="application/problem+json", headers=headers
     )
 
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return _problem(exc.status, exc.code, exc.detail)
+    return _problem(exc.status, exc.code, exc.detail, exc.field)
+
+
+async def _on_body(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BodyError)
+    return _problem(exc.status, exc.code, exc.detail, exc.field)
 
 
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _problem(exc.status_code, code, str(exc.detail))
+    # A 405 names the methods the resource has (RFC 9110 15.5.6: Allow).
+    return _problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
 async def _on_crash(request: Request, exc: Exception) -> Response:
@@ -209,16 +259,10 @@ def require_official(request: Request, auction: str) -> TokenClaims:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > 1_000_000:
-        raise Problem(413, "too_large", "the body is larger than 1 MB")
-    try:
-        data = msgspec.json.decode(body) if body else {}
-    except msgspec.DecodeError as exc:
-        raise Problem(400, "malformed_json", str(exc)) from None
-    if not isinstance(data, dict):
-        raise Problem(400, "malformed_json", "the body must be a JSON object")
-    return data
+    limits = _gw(request).settings.limits
+    return await read_json(
+        request, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth
+    )
 
 
 def _auction(request: Request) -> Any:
@@ -227,9 +271,23 @@ def _auction(request: Request) -> Any:
     try:
         return gateway.runtime.auction(auction_id)
     except NotHosted:
-        raise Problem(404, "unknown_auction", f"no auction {auction_id!r} here") from None
+        raise Problem(404, "unknown_auction", f"no auction {_quoted(auction_id)} here") from None
     except Unavailable as exc:
         raise Problem(503, "unavailable", str(exc)) from None
+
+
+def _visible_auction(request: Request) -> tuple[Any, TokenClaims | None]:
+    """The auction and the caller's claims; a private auction without a token
+    answers exactly like an unknown one (its existence is not revealed)."""
+    auction = _auction(request)
+    claims = _claims(request, auction.spec.id, required=False)
+    if not _gw(request).can_see(auction, claims):
+        raise Problem(404, "unknown_auction", f"no auction {_quoted(auction.spec.id)} here")
+    return auction, claims
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= 128 else text[:128] + "...")
 
 
 # ---------------------------------------------------------------- endpoints
@@ -252,16 +310,44 @@ async def metrics(request: Request) -> Response:
     return PlainTextResponse(_gw(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+async def auctions(request: Request) -> Response:
+    """``/api/auctions``: GET lists, POST creates (one resource, so a 405 names both)."""
+    if request.method == "POST":
+        return await create_auction(request)
+    return await list_auctions(request)
+
+
+def _operator(request: Request) -> bool:
+    """Whether the request carries a valid operator token (sees private auctions)."""
+    try:
+        claims = _claims(request, OPERATOR, required=False)
+    except Problem:
+        return False
+    return claims is not None and claims.role == "official"
+
+
 async def list_auctions(request: Request) -> Response:
     gateway = _gw(request)
+    operator = _operator(request)
     items: list[dict[str, Any]] = []
     for auction_id in gateway.runtime.hosted():
         try:
             auction = gateway.runtime.auction(auction_id)
         except RuntimeError_:
-            items.append({"id": auction_id, "state": "unavailable"})
+            if operator:
+                items.append({"id": auction_id, "state": "unavailable"})
             continue
-        state = "finished" if auction.finished else "paused" if auction.paused else "running"
+        if not auction.spec.public and not operator:
+            continue  # a private auction is invisible without a token
+        state = (
+            "halted"
+            if auction_id in gateway.runtime.halted
+            else "finished"
+            if auction.finished
+            else "paused"
+            if auction.paused
+            else "running"
+        )
         items.append(
             {
                 "id": auction_id,
@@ -276,14 +362,27 @@ async def list_auctions(request: Request) -> Response:
     return JSONResponse({"server_time": gateway.clock.now_ms(), "auctions": items})
 
 
+def _decode_spec(body: bytes, max_depth: int) -> AuctionSpec:
+    if not body.strip():
+        raise BodyError(400, "malformed_json", "send the auction spec as a JSON object")
+    data = decode_json(body, max_depth)
+    if not isinstance(data, dict):
+        raise BodyError(400, "malformed_json", "the body must be a JSON object")
+    return parse_spec(data)
+
+
 async def create_auction(request: Request) -> Response:
     gateway = _gw(request)
     require_official(request, OPERATOR)
-    data = await _json(request)
+    limits = gateway.settings.limits
+    body = await read_body(request, limits.max_body_bytes)
     try:
-        spec = await gateway.runtime.create(data)
+        # Decoding and validating the largest allowed spec takes ~100 ms of
+        # Python: in a thread, the event loop keeps serving everyone else.
+        spec = await asyncio.to_thread(_decode_spec, body, limits.max_json_depth)
+        await gateway.runtime.create(spec)
     except SpecError as exc:
-        raise Problem(422, "invalid_spec", str(exc)) from None
+        raise Problem(422, "invalid_spec", str(exc), exc.field) from None
     except AuctionExists as exc:
         raise Problem(409, "auction_exists", str(exc)) from None
     except JournalUnavailable as exc:
@@ -294,23 +393,20 @@ async def create_auction(request: Request) -> Response:
 
 
 async def read_auction(request: Request) -> Response:
-    auction = _auction(request)
-    claims = _claims(request, auction.spec.id, required=False)
+    auction, claims = _visible_auction(request)
     gateway = _gw(request)
     if claims is None:
-        if not auction.spec.public:
-            raise Problem(401, "token_missing", "this auction is not public")
         role, bidder = "public", None
     else:
         role = {"observer": "public"}.get(claims.role, claims.role)
         bidder = claims.bidder
-    view = auction_view(auction, role, bidder)
-    view["server_time"] = gateway.clock.now_ms()
-    return JSONResponse(view)
+    cached = gateway.views.get(auction, role, bidder)
+    body = cached.json_with(server_time=gateway.clock.now_ms())
+    return Response(body, media_type="application/json")
 
 
 async def read_result(request: Request) -> Response:
-    auction = _auction(request)
+    auction, _ = _visible_auction(request)
     if not auction.finished:
         raise Problem(409, "not_finished", "the result is published after the announcement")
     return JSONResponse(result(auction))
@@ -359,17 +455,19 @@ async def issue_tokens(request: Request) -> Response:
     auction = _auction(request)
     require_official(request, auction.spec.id)
     gateway = _gw(request)
-    data = await _json(request)
-    role = data.get("role", "bidder")
-    bidder = data.get("bidder")
-    if role not in ("bidder", "observer", "official"):
-        raise Problem(422, "invalid_role", "role is bidder, observer or official")
+    try:
+        asked = typed(await _json(request), TokenRequest)
+    except BodyError as exc:
+        raise Problem(
+            422, "invalid_role" if exc.field == "role" else exc.code, exc.detail, exc.field
+        ) from None
+    asked.check_text()
+    role, bidder = asked.role, asked.bidder
     if role == "bidder":
-        known = {b.id for lot in auction.spec.lots for b in lot.bidders}
-        if bidder not in known:
-            raise Problem(422, "unknown_bidder", "bidder must name an admitted bidder")
+        if bidder is None or not any(lot.bidder(bidder) for lot in auction.spec.lots):
+            raise Problem(422, "unknown_bidder", "bidder must name an admitted bidder", "bidder")
     elif bidder is not None:
-        raise Problem(422, "invalid_role", "only bidder tokens name a bidder")
+        raise Problem(422, "invalid_role", "only bidder tokens name a bidder", "bidder")
     token = gateway.token(auction.spec.id, role, bidder)
     ws = gateway.base_url().replace("http", "ws", 1) + f"/ws/auctions/{auction.spec.id}"
     return JSONResponse(
@@ -382,36 +480,37 @@ async def control(request: Request) -> Response:
     claims = require_official(request, auction.spec.id)
     gateway = _gw(request)
     action = request.path_params["action"]
-    data = await _json(request)
-    official = str(data.get("official") or "official")
-    lot = str(data.get("lot") or "")
-    reason = str(data.get("reason") or "")
+    kind = CONTROL_BODIES.get(action)
+    if kind is None:
+        raise Problem(404, "unknown_action", f"no control {_quoted(action)}")
+    body = typed(await _json(request), kind, kind.code)
+    body.check_text()
+    official = body.official or "official"
+    lot = body.lot
     command: Any
-    try:
-        if action == "pause":
-            command = Pause(lot=lot, official=official, reason=reason)
-        elif action == "resume":
-            command = Resume(lot=lot, official=official)
-        elif action == "extend":
-            command = Extend(lot=lot, official=official, ms=int(data["seconds"] * 1000))
-        elif action == "cancel":
-            command = CancelAuction(lot=lot, official=official, reason=reason)
-        elif action == "disqualify":
-            command = Disqualify(
-                lot=lot, official=official, bidder=str(data["bidder"]), reason=reason
-            )
-        elif action == "surrogate_bid":
-            command = PlaceBid(
-                lot=lot,
-                bidder=str(data["bidder"]),
-                amount=int(data["amount"]),
-                bid_id=str(data.get("bid_id") or ""),
-                surrogate_by=official,
-            )
-        else:
-            raise Problem(404, "unknown_action", f"no control {action!r}")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise Problem(422, "invalid_control", f"missing or invalid field: {exc}") from None
+    if isinstance(body, ExtendBody):
+        command = Extend(lot=lot, official=official, ms=body.ms())
+    elif isinstance(body, SurrogateBidBody):
+        command = PlaceBid(
+            lot=lot,
+            bidder=body.bidder,
+            amount=body.amount,
+            bid_id=body.bid_id,
+            surrogate_by=official,
+        )
+    elif action == "pause":
+        command = Pause(lot=lot, official=official, reason=getattr(body, "reason", ""))
+    elif action == "resume":
+        command = Resume(lot=lot, official=official)
+    elif action == "cancel":
+        command = CancelAuction(lot=lot, official=official, reason=getattr(body, "reason", ""))
+    else:
+        command = Disqualify(
+            lot=lot,
+            official=official,
+            bidder=getattr(body, "bidder", ""),
+            reason=getattr(body, "reason", ""),
+        )
     del claims
     try:
         outcome = await gateway.runtime.submit(auction.spec.id, command)
@@ -441,8 +540,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/openapi.json", openapi),
-        Route("/api/auctions", list_auctions, methods=["GET"]),
-        Route("/api/auctions", create_auction, methods=["POST"]),
+        Route("/api/auctions", auctions, methods=["GET", "POST"]),
         Route("/api/auctions/{auction_id}", read_auction),
         Route("/api/auctions/{auction_id}/result", read_result),
         Route("/api/auctions/{auction_id}/record", read_record),
@@ -455,6 +553,7 @@ def create_app(gateway: Gateway) -> Starlette:
         routes=routes,
         exception_handlers={
             Problem: _on_problem,
+            BodyError: _on_body,
             HTTPException: _on_http,
             Exception: _on_crash,
         },

@@ -20,6 +20,7 @@ from auction.clock import Clock, SystemClock
 from auction.runtime.host import Runtime
 from auction.runtime.journal import open_journal
 from gateway.app import OPERATOR, Gateway, create_app
+from gateway.httpconn import http_protocol
 from gateway.settings import Settings, token_secret
 from gateway.ws import socket_protocol
 
@@ -47,7 +48,8 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
         finally:
             gateway.sockets.stop()
             await runtime.stop()
-            await journal.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(journal.close(), 2.0)
 
     app.router.lifespan_context = lifespan
     return gateway, app
@@ -55,15 +57,21 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
 
 def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.Config:
     """uvicorn's settings from ours; ``extra`` overrides any of them (``port=0``...)."""
+    limits = settings.limits
     options: dict[str, Any] = {
         "host": settings.server.host,
         "port": settings.server.port,
         "loop": "uvloop",
+        # HTTP connections must deliver each request in time (gateway/httpconn.py).
+        "http": http_protocol(limits.http_request_timeout_s),
         # WebSocket upgrades go to the gateway's own protocol (gateway/ws.py),
         # not through ASGI; it applies the limits (frame size, keepalive...).
         "ws": socket_protocol(app.state.gateway),
         "log_level": "warning",
         "lifespan": "on",
+        # A stop never waits for ever on a request in flight.
+        "timeout_graceful_shutdown": limits.shutdown_timeout_s,
+        "h11_max_incomplete_event_size": 16 * 1024,  # request line and headers
     }
     options.update(extra)
     return uvicorn.Config(app, **options)

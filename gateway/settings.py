@@ -43,6 +43,7 @@ MIN_SECRET_CHARS: Final = 32
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Positive = Annotated[int, Meta(ge=1)]
+NonNegative = Annotated[int, Meta(ge=0)]
 
 
 class SettingsError(ValueError):
@@ -99,6 +100,18 @@ class LimitsSettings(_Section, frozen=True, kw_only=True):
     """Must be shorter than ``idle_timeout_s``."""
     compression: bool = False
     """permessage-deflate; off: it costs memory and invites compression bombs."""
+    send_stall_s: Positive = 10
+    """A WebSocket that cannot be written to for this long is dropped as a slow consumer."""
+    max_connections: NonNegative = 0
+    """WebSockets per process; 0: the open-file limit less 512."""
+    max_body_bytes: Annotated[int, Meta(ge=64, le=64 * 1024 * 1024)] = 2 * 1024 * 1024
+    """Largest HTTP request body (refused with 413 while it is read)."""
+    max_json_depth: Annotated[int, Meta(ge=4, le=512)] = 32
+    """Deepest nesting of a JSON body (arrays and objects)."""
+    http_request_timeout_s: Positive = 10
+    """A request (headers and body) must arrive within this long (else the connection closes)."""
+    shutdown_timeout_s: Positive = 10
+    """How long a stopping server waits for requests in flight."""
 
 
 class AuctionsSettings(_Section, frozen=True, kw_only=True):

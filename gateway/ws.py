@@ -31,6 +31,17 @@ answered with ``error`` and, when they go on, a close with the matching code.
 A socket that cannot take its frames keeps a backlog of at most
 ``limits.send_queue_frames``; past that the client is told (``slow_consumer``)
 and disconnected.
+
+Backpressure covers every byte the server writes, control frames included: a
+client that does not read is no longer read from (the transport's reading is
+paused while its writing is), so its pings pile up in its own TCP buffers, not
+in ours; pongs queued meanwhile count against the same backlog; and a socket
+that stays unwritable for ``limits.send_stall_s`` is dropped as a slow
+consumer. WebSocket pings count against the message rate like messages do.
+
+Caps: ``limits.max_connections`` WebSockets per process (the handshake is
+refused with 503 past it) and ``limits.connections_per_bidder`` per bidder,
+counted the moment a hello is accepted, whatever the journal is doing.
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ import logging
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 from urllib.parse import unquote
 
 from websockets.exceptions import InvalidState
@@ -55,12 +66,12 @@ from websockets.server import ServerProtocol
 
 from auction.core.commands import AcceptPrice, CancelBid, PlaceBid
 from auction.core.engine import Outcome
-from auction.core.views import auction_view
 from auction.runtime.host import NotHosted, RuntimeError_, Unavailable
 from gateway import frames
 from gateway import protocol as p
 from gateway.hub import Group
 from gateway.tokens import TokenError
+from gateway.viewcache import CachedView
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -101,6 +112,28 @@ class Sockets:
         }
         self.period = max(0.05, min(1.0, limits.ping_interval_s / 4))
         self._timer: asyncio.TimerHandle | None = None
+        self.max_connections = limits.max_connections or _default_max_connections()
+        """WebSockets this process holds at most (``limits.max_connections``, 0: from
+        the open-file limit, less a margin for HTTP, Redis and files)."""
+        self.per_bidder: dict[tuple[str, str], int] = {}
+        """(auction, bidder) -> connections accepted (counted at hello, not welcome)."""
+
+    def admit_bidder(self, auction_id: str, bidder: str) -> bool:
+        """Count one more connection of ``bidder`` if it is under its cap."""
+        key = (auction_id, bidder)
+        count = self.per_bidder.get(key, 0)
+        if count >= self.gateway.settings.limits.connections_per_bidder:
+            return False
+        self.per_bidder[key] = count + 1
+        return True
+
+    def release_bidder(self, auction_id: str, bidder: str) -> None:
+        key = (auction_id, bidder)
+        count = self.per_bidder.get(key, 0) - 1
+        if count > 0:
+            self.per_bidder[key] = count
+        else:
+            self.per_bidder.pop(key, None)
 
     def add(self, sock: AuctionSocket) -> None:
         self.all.add(sock)
@@ -123,7 +156,9 @@ class Sockets:
             if sock.state >= CLOSING:
                 continue
             quiet = now - sock.last_seen
-            if quiet >= limits.idle_timeout_s:
+            if sock.paused and now - sock.paused_at >= limits.send_stall_s:
+                sock._slow()  # it has not read for send_stall_s: a slow consumer
+            elif quiet >= limits.idle_timeout_s:
                 sock.close(p.IDLE_TIMEOUT, "idle timeout")
             elif sock.state == HELLO and now - sock.opened >= HELLO_TIMEOUT_S:
                 sock.send(p.ErrorMessage(code="hello_timeout", message="send hello first"))
@@ -132,16 +167,6 @@ class Sockets:
                 sock.ping()
         if self.all:
             self._timer = asyncio.get_running_loop().call_later(self.period, self.sweep)
-
-
-def _origin_allowed(origin: str, host: str, allowed: frozenset[str]) -> bool:
-    """Same origin (a page this server served: the Origin names the Host the
-    browser connected to) or one of ``security.allowed_origins``."""
-    origin = origin.lower().rstrip("/")
-    if origin in allowed:
-        return True
-    _, sep, authority = origin.partition("://")
-    return bool(sep) and bool(host) and authority == host.lower()
 
 
 def socket_protocol(gateway: Gateway) -> type[AuctionSocket]:
@@ -169,6 +194,7 @@ class AuctionSocket(asyncio.Protocol):
         "closer",
         "codec",
         "connections",
+        "counted",
         "decoder",
         "dropped",
         "early",
@@ -178,6 +204,7 @@ class AuctionSocket(asyncio.Protocol):
         "last_seen",
         "opened",
         "paused",
+        "paused_at",
         "pinged",
         "role",
         "stamp",
@@ -226,6 +253,9 @@ class AuctionSocket(asyncio.Protocol):
         self.backlog: deque[bytes] | None = None
         self.early: list[p.AnyClientMessage] | None = None
         self.paused = False
+        self.paused_at = 0.0
+        self.counted = False
+        """Whether this connection counts against its bidder's cap (released once)."""
         self.pinged = False
         self.dropped = 0
         self.errors = 0
@@ -251,10 +281,17 @@ class AuctionSocket(asyncio.Protocol):
             self.closer = None
 
     def pause_writing(self) -> None:
+        # The client does not read: stop reading it too, so that what it keeps
+        # sending (pings above all) waits in its own buffers, not in ours.
         self.paused = True
+        self.paused_at = time.monotonic()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
         backlog, self.backlog = self.backlog, None
         if backlog and self.state < CLOSED:
             self._raw(b"".join(backlog))
@@ -289,14 +326,17 @@ class AuctionSocket(asyncio.Protocol):
         self._flush_ws()
 
     def _flush_ws(self) -> None:
-        """Write what websockets' protocol produced (handshake, pong, close)."""
+        """Write what websockets' protocol produced (handshake, pong, close); while
+        the socket is unwritable, behind the backlog and counted against it."""
         if self.transport is None:
             return
         for data in self.ws.data_to_send():
-            if data:
-                self._raw(data)
-            else:  # websockets asks for the end of the stream: the server closes TCP
+            if not data:  # websockets asks for the end of the stream: the server closes TCP
                 self._shut()
+            elif self.paused and self.state < CLOSING:
+                self.write(data)
+            else:
+                self._raw(data)
 
     # ------------------------------------------------------------ writing
     def write(self, frame: bytes) -> bool:
@@ -335,7 +375,13 @@ class AuctionSocket(asyncio.Protocol):
         if self.state < CLOSING:
             self.state = CLOSING
             self.gateway.hubs.remove(self.auction_id, self)
+        self._uncount()
         self.backlog = None
+
+    def _uncount(self) -> None:
+        if self.counted and self.bidder is not None:
+            self.counted = False
+            self.gateway.sockets.release_bidder(self.auction_id, self.bidder)
 
     def send(self, message: p.ServerMessage) -> bool:
         payload = p.encode_server(message, self.codec)
@@ -352,6 +398,7 @@ class AuctionSocket(asyncio.Protocol):
             return
         self.state = CLOSING
         self.gateway.hubs.remove(self.auction_id, self)
+        self._uncount()
         backlog, self.backlog = self.backlog, None
         if self.transport is None:
             return
@@ -389,11 +436,12 @@ class AuctionSocket(asyncio.Protocol):
         if match is None:
             return self._refuse_handshake(404, "no such WebSocket endpoint")
         origin = request.headers.get("Origin")
-        if origin is not None and not _origin_allowed(
-            origin, request.headers.get("Host", ""), gateway.origins
-        ):
+        if origin is not None and not gateway.origin_allowed(origin):
             gateway.metrics.inc("ws_refused_total", reason="origin")
             return self._refuse_handshake(403, "origin not allowed")
+        if len(gateway.sockets.all) > gateway.sockets.max_connections:
+            gateway.metrics.inc("ws_refused_total", reason="capacity")
+            return self._refuse_handshake(503, "too many connections: try another node")
         offered = [
             name.strip()
             for header in request.headers.get_all("Sec-WebSocket-Protocol")
@@ -431,8 +479,11 @@ class AuctionSocket(asyncio.Protocol):
     def _frame(self, frame: Frame) -> None:
         opcode = frame.opcode
         if opcode is not Opcode.TEXT and opcode is not Opcode.BINARY:
-            # ping, pong, close: websockets' protocol answers them; the rest of a
-            # fragmented message: already refused with its first frame.
+            # ping, pong, close: websockets' protocol answers them (a ping costs a
+            # message of the rate: a flood of them is refused like any flood); the
+            # rest of a fragmented message: already refused with its first frame.
+            if opcode is Opcode.PING and self.state < CLOSING and not self._take():
+                self._rate_limited(None)
             return
         if not frame.fin:
             self.protocol_error(
@@ -490,7 +541,7 @@ class AuctionSocket(asyncio.Protocol):
         self.tokens = tokens
         return False
 
-    def _rate_limited(self, message: p.AnyClientMessage) -> None:
+    def _rate_limited(self, message: p.AnyClientMessage | None) -> None:
         """Over the token bucket: a command is answered ``rejected`` (so the client
         knows it was not decided: resend it later, same ``bid_id``), anything else
         ``error``; the fifth strike closes with 4008."""
@@ -531,7 +582,8 @@ class AuctionSocket(asyncio.Protocol):
         try:
             auction = runtime.auction(self.auction_id)
             seq = auction.state.seq  # decided so far; durable before the welcome goes
-            view = auction_view(auction, self.role, self.bidder)
+            # One view per (role, bidder, seq), shared by every connection asking.
+            view = self.gateway.views.get(auction, self.role, self.bidder)
             durable = runtime.settled(self.auction_id)
         except (Unavailable, NotHosted):
             return self._unavailable()
@@ -541,7 +593,7 @@ class AuctionSocket(asyncio.Protocol):
         return None
 
     def _welcome_when_durable(
-        self, done: asyncio.Future[None], seq: int, view: dict[str, Any], hello: p.Hello
+        self, done: asyncio.Future[None], seq: int, view: CachedView, hello: p.Hello
     ) -> None:
         if done.cancelled() or done.exception() is not None:
             return self._unavailable()
@@ -579,14 +631,15 @@ class AuctionSocket(asyncio.Protocol):
             gateway.metrics.inc("ws_refused_total", reason=exc.code.value)
             self.refuse(exc.code.value, exc.message)
             return None
-        if claims.role == "bidder":
-            count = sum(
-                1 for s in gateway.hubs.subscribers(self.auction_id) if s.bidder == claims.bidder
-            )
-            if count >= gateway.settings.limits.connections_per_bidder:
+        if claims.role == "bidder" and claims.bidder is not None:
+            # Counted now, not at the welcome: a journal that stalls the welcome
+            # must not let a bidder open connections without bound meanwhile.
+            if not gateway.sockets.admit_bidder(self.auction_id, claims.bidder):
                 self.send(p.ErrorMessage(code="too_many_connections", message="close another tab"))
                 self.close(p.RATE_LIMITED, "too many connections")
                 return None
+            self.bidder = claims.bidder
+            self.counted = True
         role = "public" if claims.role == "observer" else claims.role
         return role, claims.bidder
 
@@ -595,7 +648,7 @@ class AuctionSocket(asyncio.Protocol):
         self.send(p.ErrorMessage(code=code, message=message))
         self.close(p.AUTH_FAILED, "authentication failed")
 
-    def welcome(self, seq: int, view: dict[str, Any], last_seq: int | None) -> None:
+    def welcome(self, seq: int, cached: CachedView, last_seq: int | None) -> None:
         """The view as of ``seq`` (durable now), then whatever became durable since
         (or, resuming, everything after ``last_seq``), then the live stream."""
         gateway = self.gateway
@@ -608,8 +661,10 @@ class AuctionSocket(asyncio.Protocol):
         now = gateway.clock.now_ms()
         label = None
         if self.bidder is not None:
-            for lot in view["lots"]:
+            for lot in cached.view["lots"]:
                 label = (lot.get("you") or {}).get("label") or label
+        # The view goes out as the bytes encoded once for every connection like this one.
+        view = cast(dict[str, Any], cached.raw(self.codec))
         hubs = gateway.hubs
         missed = None if last_seq is None else hubs.missed(self.auction_id, last_seq, durable)
         if last_seq is not None and missed is None:
@@ -717,3 +772,20 @@ class AuctionSocket(asyncio.Protocol):
 
 _quiet: Any = logging.getLogger("underbid.gateway.ws.protocol")
 _quiet.setLevel(logging.WARNING)  # websockets logs every connection at INFO; /metrics counts them
+
+
+FD_MARGIN: Final = 512
+"""Open files kept free of WebSockets: HTTP clients, the journal's connections, logs."""
+
+
+def _default_max_connections() -> int:
+    """``limits.max_connections = 0``: the open-file limit less :data:`FD_MARGIN`."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return 10_000
+    if soft == resource.RLIM_INFINITY:
+        return 100_000
+    return max(16, soft - FD_MARGIN)

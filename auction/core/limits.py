@@ -58,6 +58,7 @@ MAX_NUMBER_CHARS: Final = 40
 MAX_EXACT_PART: Final = 10**18
 """Numerator and denominator bound of an exact number (a feature value, a percentage)."""
 
+
 def text_problem(value: str, *, max_chars: int, is_id: bool) -> str | None:
     """Why ``value`` breaks the text policy, or None when it is fine.
 

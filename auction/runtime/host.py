@@ -196,9 +196,7 @@ class Runtime:
             await asyncio.wait_for(self.drain(), self.command_timeout_s)
         for host in list(self._hosts.values()):
             with contextlib.suppress(JournalError, TimeoutError, KeyError):
-                await asyncio.wait_for(
-                    self.journal.release(host.id, self.node_id, host.epoch), 2.0
-                )
+                await asyncio.wait_for(self.journal.release(host.id, self.node_id, host.epoch), 2.0)
 
     async def adopt(self) -> list[str]:
         """Take over every active auction whose lease is free; returns their ids.
@@ -273,9 +271,9 @@ class Runtime:
         return host
 
     # ------------------------------------------------------------- commands
-    async def create(self, spec_data: Mapping[str, Any]) -> AuctionSpec:
-        """Validate a spec, store it, and host the new auction."""
-        spec = parse_spec(spec_data)
+    async def create(self, spec_data: Mapping[str, Any] | AuctionSpec) -> AuctionSpec:
+        """Validate a spec (unless already parsed), store it, and host the new auction."""
+        spec = spec_data if isinstance(spec_data, AuctionSpec) else parse_spec(spec_data)
         await self.journal.create(spec.id, msgspec.json.encode(spec.raw))
         epoch = await self.journal.acquire(spec.id, self.node_id, self.lease_ms)
         if epoch is None:

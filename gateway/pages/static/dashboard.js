@@ -255,7 +255,8 @@
     const lot = $("control-lot").value;
     const reason = $("reason").value.trim();
     if (lot) body.lot = lot;
-    if (reason) body.reason = reason;
+    // Only the controls that record a reason take one (the API refuses unknown fields).
+    if (reason && ["pause", "cancel", "disqualify"].includes(action)) body.reason = reason;
     let question = CONTROL_TEXT[action][0];
     if (action === "extend") {
       const seconds = Number($("extend-seconds").value);
