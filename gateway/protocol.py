@@ -8,7 +8,7 @@ subprotocols carry exactly the same messages:
 - ``underbid.v1.json``: one JSON object per **text** frame (for browsers and
   debugging).
 
-Client to server (decoded strictly: unknown types and fields are rejected)::
+Client to server (decoded strictly: unknown types and fields, and a field sent twice, are refused)::
 
     type     fields                                      meaning
     -------  ------------------------------------------  ---------------------------------
@@ -52,6 +52,7 @@ The whole protocol, with examples, is in docs/protocol.md.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -149,6 +150,8 @@ class ErrorCode(StrEnum):
     """Sent by the server: ``hello`` must come first, and only once."""
     RATE_LIMITED = "rate_limited"
     """Sent by the server: over ``limits.messages_per_second`` (or the connection cap)."""
+    DUPLICATE_FIELD = "duplicate_field"
+    """A key appears twice in one message (which one counts would be a guess)."""
 
 
 _CLOSE_CODES: Final = {
@@ -436,6 +439,7 @@ class MsgpackDecoder(Decoder):
     def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         super().__init__(max_frame_bytes=max_frame_bytes)
         self._decoder = msgspec.msgpack.Decoder(AnyClientMessage)
+        self._keys = msgspec.msgpack.Decoder(dict[str, Any])
 
     def decode(self, frame: bytes | str) -> AnyClientMessage:
         if not isinstance(frame, bytes | bytearray | memoryview):
@@ -446,7 +450,35 @@ class MsgpackDecoder(Decoder):
             message: AnyClientMessage = self._decoder.decode(frame)
         except (msgspec.DecodeError, RecursionError, UnicodeError) as exc:
             raise _explain(frame, exc, msgspec.msgpack.decode, _CLIENT_FIELDS, True) from None
+        # A map's header says how many pairs it holds; fewer distinct keys
+        # means one came twice (msgspec keeps the last, silently).
+        if _msgpack_map_size(frame) != len(self._keys.decode(frame)):
+            raise _duplicate()
         return message
+
+
+def _msgpack_map_size(frame: bytes | bytearray | memoryview) -> int:
+    first = frame[0]
+    if 0x80 <= first <= 0x8F:
+        return first & 0x0F
+    if first == 0xDE:
+        return int.from_bytes(frame[1:3], "big")
+    return int.from_bytes(frame[1:5], "big")  # 0xdf: the typed decode took only maps
+
+
+def _duplicate() -> ProtocolError:
+    return ProtocolError(ErrorCode.DUPLICATE_FIELD, "a field appears twice in the message")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = {key for key, _ in pairs}
+    if len(keys) != len(pairs):
+        raise _DuplicateKey
+    return dict(pairs)
+
+
+class _DuplicateKey(ValueError):
+    pass
 
 
 class JsonDecoder(Decoder):
@@ -470,6 +502,10 @@ class JsonDecoder(Decoder):
             message: AnyClientMessage = self._decoder.decode(frame)
         except (msgspec.DecodeError, RecursionError, UnicodeError) as exc:
             raise _explain(frame, exc, msgspec.json.decode, _CLIENT_FIELDS, True) from None
+        try:  # the standard library's parser reports every key it sees
+            json.loads(frame, object_pairs_hook=_no_duplicates)
+        except _DuplicateKey:
+            raise _duplicate() from None
         return message
 
 
