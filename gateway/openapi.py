@@ -1,129 +1,195 @@
-"""The OpenAPI 3.1 description of the HTTP API, served at ``/openapi.json``."""
+"""The OpenAPI 3.1 description of the HTTP API, served at ``/openapi.json``.
+
+The request bodies' schemas are generated from the very msgspec structs that
+decode them (:mod:`auction.core.spec` for auction specs, :mod:`gateway.schemas`
+for the rest), bounds included, so the description cannot drift from what
+the server enforces and a schema-driven fuzzer (the suite runs Schemathesis
+against it) generates what the server really takes. Every refusal is a
+problem document (``application/problem+json``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Final
 
+import msgspec
+from msgspec import Meta
+
+from auction.core.limits import MAX_LOTS
+from auction.core.spec import AuctionIn, LotIn
+from gateway.schemas import CONTROL_BODIES, TokenRequest
+
+_REF: Final = "#/components/schemas/{name}"
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 
 
-def _op(summary: str, *, secure: bool = False, body: str | None = None, ok: str = "200") -> Any:
+def _single_lot_spec() -> type[msgspec.Struct]:
+    """The single-lot form: the auction's keys and its one lot's keys side by side
+    (``id`` and ``title`` at the top level are the auction's)."""
+    fields: list[tuple[str, Any, Any]] = []
+    for struct, skip in ((AuctionIn, {"lots"}), (LotIn, {"id", "title"})):
+        for info in msgspec.structs.fields(struct):
+            if info.name in skip:
+                continue
+            default = info.default if info.required is False else msgspec.NODEFAULT
+            if info.default_factory is not msgspec.NODEFAULT:
+                default = msgspec.field(default_factory=info.default_factory)
+            fields.append((info.name, info.type, default))
+    return msgspec.defstruct("SingleLotSpec", fields, forbid_unknown_fields=True, kw_only=True)
+
+
+_MultiLotSpec = msgspec.defstruct(
+    "MultiLotSpec",
+    [
+        (f.name, f.type, f.default if not f.required else msgspec.NODEFAULT)
+        for f in msgspec.structs.fields(AuctionIn)
+        if f.name != "lots"
+    ]
+    + [
+        ("lots", Annotated[list[LotIn], Meta(min_length=1, max_length=MAX_LOTS)], msgspec.NODEFAULT)
+    ],
+    forbid_unknown_fields=True,
+    kw_only=True,
+)
+
+
+def _components() -> dict[str, Any]:
+    bodies: list[Any] = [_single_lot_spec(), _MultiLotSpec, TokenRequest, *CONTROL_BODIES.values()]
+    _, schemas = msgspec.json.schema_components(bodies, ref_template=_REF)
+    schemas["Spec"] = {
+        "description": "An auction spec (docs/spec.md): one lot's keys at the top level, "
+        "or several lots under `lots`.",
+        "anyOf": [
+            {"$ref": _REF.format(name="SingleLotSpec")},
+            {"$ref": _REF.format(name="MultiLotSpec")},
+        ],
+    }
+    schemas["Problem"] = {
+        "type": "object",
+        "required": ["type", "title", "status", "code", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "code": {"type": "string", "description": "stable, machine-readable"},
+            "detail": {"type": "string"},
+            "field": {"type": "string", "description": "the field to blame, when one is"},
+        },
+    }
+    return schemas
+
+
+def _op(
+    summary: str,
+    *,
+    secure: bool = False,
+    body: str | None = None,
+    ok: str = "200",
+    optional_auth: bool = False,
+) -> Any:
     op: dict[str, Any] = {
         "summary": summary,
-        "responses": {ok: {"description": "success"}, "default": _PROBLEM},
+        "responses": {
+            ok: {"description": "success", "content": {"application/json": {"schema": {}}}},
+            "default": _PROBLEM,
+        },
     }
     if secure:
         op["security"] = _BEARER
+    elif optional_auth:
+        op["security"] = [{}, *_BEARER]
     if body:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+            "content": {"application/json": {"schema": {"$ref": _REF.format(name=body)}}},
         }
     return op
 
 
-_ID = [{"name": "auction_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_ID = [
+    {
+        "name": "auction_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 128},
+    }
+]
 
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "Underbid",
-        "version": "1",
-        "description": "Live reverse auctions. WebSocket protocol: docs/protocol.md.",
-    },
-    "paths": {
-        "/healthz": {"get": _op("The process answers")},
-        "/readyz": {"get": _op("Journal reachable and auctions recovered")},
-        "/metrics": {"get": _op("Prometheus metrics (text)")},
-        "/api/auctions": {
-            "get": _op("Auctions with their state"),
-            "post": _op("Create an auction from a spec", secure=True, body="Spec", ok="201"),
-        },
-        "/api/auctions/{auction_id}": {
+
+def _document() -> dict[str, Any]:
+    controls = {
+        f"/api/auctions/{{auction_id}}/controls/{action}": {
             "parameters": _ID,
-            "get": _op("The view of the token's role (public without a token)"),
+            "post": _op(f"Official control: {action}", secure=True, body=kind.__name__),
+        }
+        for action, kind in CONTROL_BODIES.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Underbid",
+            "version": "1",
+            "description": "Live reverse auctions. Limits: docs/api.md. "
+            "WebSocket protocol: docs/protocol.md.",
         },
-        "/api/auctions/{auction_id}/result": {
-            "parameters": _ID,
-            "get": _op("The result, after the announcement"),
-        },
-        "/api/auctions/{auction_id}/record": {
-            "parameters": _ID,
-            "get": _op("The audit record (officials)", secure=True),
-        },
-        "/api/auctions/{auction_id}/people": {
-            "parameters": _ID,
-            "get": _op("Admitted bidders and who is connected (officials)", secure=True),
-        },
-        "/api/auctions/{auction_id}/tokens": {
-            "parameters": _ID,
-            "post": _op("Issue a token and link", secure=True, body="TokenRequest", ok="201"),
-        },
-        "/api/auctions/{auction_id}/controls/{action}": {
-            "parameters": [
-                *_ID,
-                {
-                    "name": "action",
-                    "in": "path",
-                    "required": True,
-                    "schema": {
-                        "type": "string",
-                        "enum": [
-                            "pause",
-                            "resume",
-                            "extend",
-                            "cancel",
-                            "disqualify",
-                            "surrogate_bid",
-                        ],
+        "paths": {
+            "/healthz": {"get": _op("The process answers")},
+            "/readyz": {"get": _op("Journal reachable and auctions recovered")},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (text)",
+                    "responses": {
+                        "200": {
+                            "description": "metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
                     },
-                },
-            ],
-            "post": _op("An official control", secure=True, body="Control"),
-        },
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Spec": {"type": "object", "description": "An auction spec: see docs/spec.md"},
-            "TokenRequest": {
-                "type": "object",
-                "properties": {
-                    "role": {"type": "string", "enum": ["bidder", "observer", "official"]},
-                    "bidder": {"type": "string"},
-                },
+                }
             },
-            "Control": {
-                "type": "object",
-                "properties": {
-                    "official": {"type": "string"},
-                    "lot": {"type": "string"},
-                    "reason": {"type": "string"},
-                    "seconds": {"type": "number"},
-                    "bidder": {"type": "string"},
-                    "amount": {"type": "integer"},
-                    "bid_id": {"type": "string"},
-                },
+            "/api/auctions": {
+                "get": _op("Auctions with their state (private ones with an operator token)"),
+                "post": _op("Create an auction from a spec", secure=True, body="Spec", ok="201"),
             },
-            "Problem": {
-                "type": "object",
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "code": {"type": "string"},
-                    "detail": {"type": "string"},
-                },
+            "/api/auctions/{auction_id}": {
+                "parameters": _ID,
+                "get": _op(
+                    "The view of the token's role (public without a token)", optional_auth=True
+                ),
+            },
+            "/api/auctions/{auction_id}/result": {
+                "parameters": _ID,
+                "get": _op("The result, after the announcement", optional_auth=True),
+            },
+            "/api/auctions/{auction_id}/record": {
+                "parameters": _ID,
+                "get": _op("The audit record (officials)", secure=True),
+            },
+            "/api/auctions/{auction_id}/people": {
+                "parameters": _ID,
+                "get": _op("Admitted bidders and who is connected (officials)", secure=True),
+            },
+            "/api/auctions/{auction_id}/tokens": {
+                "parameters": _ID,
+                "post": _op("Issue a token and link", secure=True, body="TokenRequest", ok="201"),
+            },
+            **controls,
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _components(),
+            "responses": {
+                "Problem": {
+                    "description": "An error: a problem document with a stable code",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": _REF.format(name="Problem")}
+                        }
+                    },
+                }
             },
         },
-        "responses": {
-            "Problem": {
-                "description": "An error",
-                "content": {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                },
-            }
-        },
-    },
-}
+    }
+
+
+OPENAPI: Final[dict[str, Any]] = _document()

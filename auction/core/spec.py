@@ -64,6 +64,7 @@ PositiveAmount = Annotated[int, Meta(ge=1, le=MAX_AMOUNT)]
 CostAmount = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
 Count = Annotated[int, Meta(ge=1, le=100)]
 IdIn = Annotated[str, Meta(max_length=MAX_ID_CHARS)]
+_AUCTION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 NameIn = Annotated[str, Meta(max_length=MAX_NAME_CHARS)]
 TitleIn = Annotated[str, Meta(max_length=MAX_TITLE_CHARS)]
 
@@ -123,7 +124,7 @@ class DutchIn(_In):
 
 
 class LotIn(_In):
-    format: Annotated[str, Meta(max_length=16)]
+    format: Format
     start_value: PositiveAmount
     bidders: Annotated[list[BidderIn], Meta(max_length=MAX_BIDDERS_PER_LOT)]
     id: IdIn = "1"
@@ -138,7 +139,8 @@ class LotIn(_In):
 
 
 class AuctionIn(_In):
-    id: IdIn
+    id: Annotated[str, Meta(pattern=_AUCTION_ID)]
+    """1-128 letters, digits and . _ : - (it names journal keys and URLs)."""
     start_at: TimeIn
     title: TitleIn = ""
     currency: Annotated[str, Meta(pattern="^[A-Z]{3}$")] = "UAH"
@@ -265,7 +267,6 @@ class AuctionSpec:
 
 # ------------------------------------------------------------------ parsing
 _PATH_RE = re.compile(r"`\$(.*?)`")
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _KEY_RE = re.compile(r"Object (?:contains unknown|missing required) field `([^`]*)`")
 
 
@@ -377,6 +378,8 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
         parsed = msgspec.convert(top, AuctionIn)
     except msgspec.ValidationError as exc:
         path, text = _field_from_msgspec(str(exc))
+        if path == "id" and "regex" in text:
+            text = "1-128 characters: letters, digits and . _ : - (it names journal keys and URLs)"
         if single and path.startswith("lots[0]"):
             path = path[len("lots[0]") :].lstrip(".")
         raise SpecError(path, text) from None
@@ -384,11 +387,6 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
     def prefix(i: int) -> str:
         return "" if single else f"lots[{i}]."
 
-    if not _ID_RE.fullmatch(parsed.id):
-        raise SpecError(
-            "id",
-            "1-128 characters: letters, digits and . _ : - (it names journal keys and URLs)",
-        )
     if not parsed.lots:
         raise SpecError("lots", "an auction needs at least one lot")
     _text(parsed.title, "title", max_chars=MAX_TITLE_CHARS)
@@ -420,11 +418,7 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
 
 
 def _parse_lot(lot: LotIn, where: str, start_at: int) -> LotSpec:
-    if lot.format not in FORMATS:
-        raise SpecError(
-            f"{where}format", f"unknown format {lot.format!r}; expected one of {', '.join(FORMATS)}"
-        )
-    fmt: Format = lot.format  # type: ignore[assignment]
+    fmt: Format = lot.format
     features = _parse_features(lot, where)
     bidders = _parse_bidders(lot, where, fmt, features)
     spec = LotSpec(

@@ -1100,8 +1100,14 @@ async def test_http_api(server: LiveServer) -> None:
         "/api/auctions/{auction_id}/result",
         "/api/auctions/{auction_id}/record",
         "/api/auctions/{auction_id}/tokens",
-        "/api/auctions/{auction_id}/controls/{action}",
+        *(
+            f"/api/auctions/{{auction_id}}/controls/{action}"
+            for action in ("pause", "resume", "extend", "cancel", "disqualify", "surrogate_bid")
+        ),
     } <= set(document["paths"])
+    # The spec body is described by its real schema, not as any object.
+    spec_schema = document["components"]["schemas"]["Spec"]
+    assert {"$ref": "#/components/schemas/MultiLotSpec"} in spec_schema["anyOf"]
 
     _problem(await http.get("/no/such/route"), 404, "not_found")
     _problem(await http.delete("/api/auctions"), 405, "method_not_allowed")
