@@ -77,6 +77,25 @@ def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.
     return uvicorn.Config(app, **options)
 
 
+def bound_port(server: uvicorn.Server) -> int | None:
+    """The port uvicorn listens on (the one the OS chose for ``--port 0``)."""
+    for srv in getattr(server, "servers", []):
+        for sock in srv.sockets:
+            port: int = sock.getsockname()[1]
+            return port
+    return None
+
+
+def learn_base_url(gateway: Gateway, server: uvicorn.Server) -> str:
+    """Once listening: the URL clients use (``server.public_url``, else the bound
+    address), kept by the gateway for links and its own origin."""
+    settings = gateway.settings.server
+    port = bound_port(server) or settings.port
+    base = settings.public_url or f"http://{settings.host}:{port}"
+    gateway.public_base = base
+    return base
+
+
 def banner(gateway: Gateway) -> list[str]:
     base = gateway.base_url()
     journal = gateway.runtime.journal.name
@@ -111,6 +130,7 @@ async def serve(
     if task.done():
         await task
         return
+    learn_base_url(gateway, server)
     for line in banner(gateway):
         print(line, flush=True)
     if on_ready is not None:
