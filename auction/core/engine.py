@@ -51,6 +51,8 @@ from auction.core.formats.base import ENDED, FormatRules, LotState
 from auction.core.limits import MAX_EXTENSION_MS
 from auction.core.spec import AuctionSpec
 
+_RECORDABLE = 2**63
+"""Amounts a rejection records: those a signed 64-bit integer holds (the journal's wire)."""
 _MAX_CASCADE = 1_000_000
 """Deadlines one advance may fire before we call it a bug (an endless loop)."""
 
@@ -288,6 +290,9 @@ class Auction:
         # an official's command is sent by ``official``; ``Disqualify.bidder`` is its target
         actor = getattr(command, "official", "") or getattr(command, "bidder", "")
         lot = command.lot if command.lot in self.rules else (self._only_lot or "")
+        amount = getattr(command, "amount", None)
+        if amount is not None and not -_RECORDABLE <= amount < _RECORDABLE:
+            amount = None  # a refused absurd number is not kept: no wire could carry it
         return CommandRejected(
             at=now,
             lot=lot,
@@ -296,7 +301,7 @@ class Auction:
             code=rejection.code.value,
             message=rejection.message,
             bid_id=getattr(command, "bid_id", ""),
-            amount=getattr(command, "amount", None),
+            amount=amount,
             surrogate_by=getattr(command, "surrogate_by", ""),
         )
 

@@ -147,3 +147,157 @@ def test_projection_does_not_depend_on_the_auction_object() -> None:
     assert [project(other, e, "public") for e in events] == [
         project(run.auction, e, "public") for e in events
     ]
+
+
+# ------------------------------------------------ safe by construction
+def test_every_event_type_has_a_decided_projection() -> None:
+    """A new event type must be given a projector (or be hidden on purpose)."""
+    from auction.core.events import EVENT_TYPES
+    from auction.core.projection import DECIDED
+
+    hidden = {t.__name__ for t in EVENT_TYPES if t not in DECIDED}
+    assert hidden == {"CommandRejected"}
+
+
+def test_an_event_of_no_lot_or_an_unknown_lot_is_never_shown_raw() -> None:
+    run = Run(open_spec(3))
+    run.advance(START)
+    for lot in ("", "nope"):
+        event = CommandRejected(
+            at=START + 1,
+            lot=lot,
+            actor="b1",
+            command="place_bid",
+            code="unknown_lot",
+            message="no lot",
+            bid_id="secret",
+            amount=12_345,
+            surrogate_by="",
+        )
+        for role in ("public", "bidder"):
+            assert project(run.auction, event, role) is None
+    stray = BidPlaced(at=START + 1, lot="nope", bidder="b1", amount=1, bid_id="x", surrogate_by="")
+    assert project(run.auction, stray, "public") is None
+
+
+def test_a_disqualification_before_the_start_names_no_label() -> None:
+    """Before the start no label is fixed: the projection must not depend on when it runs."""
+    from auction.core import Disqualify
+
+    run = Run(open_spec(3))
+    out = run.handle(Disqualify(official="o", bidder="b2"), START - 10)
+    (event,) = out.events
+    before = project(run.auction, event, "public")
+    run.advance(START)
+    after = project(run.auction, event, "public")
+    assert before == after and before is not None and before["bidder"] is None
+
+
+# ----------------------------------------------------- the identity rule
+_SECRET_IDS = [f"supplier-{k}-secret" for k in range(4)]
+_SECRET_NAMES = [f"Hidden Name {k} LLC" for k in range(4)]
+
+
+def _secret_spec(formats: list[str]) -> dict[str, Any]:
+    from tests.factories import as_lot, dutch_spec, multi_spec
+
+    builders = {
+        "rounds": rounds_spec,
+        "open": open_spec,
+        "japanese": japanese_spec,
+        "dutch": dutch_spec,
+    }
+    lots = []
+    for i, fmt in enumerate(formats):
+        lot = as_lot(builders[fmt](3), f"L{i}")
+        for j, bidder in enumerate(lot["bidders"]):
+            bidder["id"] = _SECRET_IDS[j]
+            bidder["name"] = _SECRET_NAMES[j]
+        lots.append(lot)
+    return multi_spec(*lots, id="identity")
+
+
+def _identity_commands() -> Any:
+    from hypothesis import strategies as st
+
+    from auction.core import AcceptPrice, CancelBid, Disqualify, Extend, Pause, Resume
+
+    lots = st.sampled_from(["", "L0", "L1", "L2", "nope", "Ä"])
+    bidders = st.sampled_from([*_SECRET_IDS, "stranger"])
+    bid_ids = st.integers(min_value=0, max_value=5).map(lambda k: f"bid-secret-{k}")
+    amounts = st.one_of(
+        st.integers(min_value=-5, max_value=200_000), st.sampled_from([2**63, -(2**63) - 1])
+    )
+    return st.one_of(
+        st.builds(PlaceBid, lot=lots, bidder=bidders, amount=amounts, bid_id=bid_ids),
+        st.builds(CancelBid, lot=lots, bidder=bidders, bid_id=bid_ids),
+        st.builds(AcceptPrice, lot=lots, bidder=bidders, bid_id=bid_ids),
+        st.builds(Pause, lot=lots, official=st.just("official"), reason=st.just("check")),
+        st.builds(Resume, lot=lots, official=st.just("official")),
+        st.builds(Extend, lot=lots, official=st.just("official"), ms=st.integers(-5, 10**6)),
+        st.builds(
+            Disqualify,
+            lot=lots,
+            official=st.just("official"),
+            bidder=bidders,
+            reason=st.just("rules"),
+        ),
+    )
+
+
+def _secrets_in(shown: Any) -> set[str]:
+    found = set()
+    for text in strings(shown):
+        for secret in (*_SECRET_IDS, *_SECRET_NAMES, "bid-secret-"):
+            if secret in text:
+                found.add(secret)
+    return found
+
+
+def test_no_identity_reaches_the_public_or_other_bidders_whatever_the_commands() -> None:
+    """For random multi-lot events and random commands (invalid ones included:
+    no lot, unknown lots, strangers, absurd amounts), no bidder id, name or bid
+    id appears in a public or bidder projection, nor in the public view or
+    another bidder's view, before the lot's announcement."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from auction.core.views import auction_view
+
+    formats = st.lists(
+        st.sampled_from(["rounds", "open", "japanese", "dutch"]), min_size=1, max_size=3
+    )
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+    @given(formats=formats, data=st.data())
+    def check(formats: list[str], data: st.DataObject) -> None:
+        run = Run(_secret_spec(formats))
+        now = START - 1_000
+        ended: set[str] = set()
+        for _ in range(data.draw(st.integers(min_value=1, max_value=25))):
+            now += data.draw(st.sampled_from([0, 1, 500, 30_000, 120_001, 400_000]))
+            out = run.handle(data.draw(_identity_commands()), now)
+            for event in out.events:
+                if isinstance(event, LotEnded):
+                    ended.add(event.lot)
+                    continue
+                if event.lot in ended or run.auction.state.cancelled:
+                    continue
+                for role in ("public", "bidder"):
+                    shown = project(run.auction, event, role)
+                    assert not _secrets_in(shown), (event, shown)
+            open_lots = [lot for lot in run.spec.lots if lot.id not in ended]
+            if not open_lots or run.auction.state.cancelled:
+                break
+            public = auction_view(run.auction, "public")
+            bidder = auction_view(run.auction, "bidder", _SECRET_IDS[0])
+            for view in (public, bidder):
+                for lot in view["lots"]:
+                    if lot["id"] in ended:
+                        continue
+                    leaked = _secrets_in(lot) - (
+                        {_SECRET_IDS[0], _SECRET_NAMES[0]} if view is bidder else set()
+                    )
+                    assert not leaked - {"bid-secret-"}, (lot["id"], leaked)
+
+    check()

@@ -247,36 +247,34 @@ def _serve(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], int]]
         "UNDERBID_SECURITY_TOKEN_SECRET": SECRET,
         **env,
     }
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "auction.cli", "serve"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise AssertionError(f"serve did not start: {log.read()[-2000:]!r}")
-            time.sleep(0.05)  # polling a real process's start-up
-        yield process, port
-    finally:
-        process.send_signal(signal.SIGTERM)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "auction.cli", "serve"],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise AssertionError("serve did not stop on SIGTERM") from None
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise AssertionError(f"serve did not start: {log.read()[-2000:]!r}")
+                time.sleep(0.05)  # polling a real process's start-up
+            yield process, port
         finally:
-            log.close()
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise AssertionError("serve did not stop on SIGTERM") from None
 
 
 def _ws_handshake(port: int, path: str) -> socket.socket:

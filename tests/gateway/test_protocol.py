@@ -531,3 +531,77 @@ def test_fuzz_corrupted_valid_frames(message: ClientMessage, where: int, byte: i
     assert isinstance(text, str)
     j = where % len(text)
     _check(JsonDecoder(), text[:j] + chr(byte) + text[j + 1 :])
+
+
+# ------------------------------------------------------------ extremes
+EXTREME_JSON_FRAMES = [
+    '{"type":"bid","amount":1e400,"bid_id":"x"}',
+    '{"type":"bid","amount":NaN,"bid_id":"x"}',
+    '{"type":"bid","amount":-Infinity,"bid_id":"x"}',
+    '{"type":"bid","amount":' + "9" * 3000 + ',"bid_id":"x"}',
+    '{"type":"bid","amount":1,"bid_id":"\\ud800"}',
+    '{"type":"bid","amount":1,"bid_id":"x","bid_id":"y"}',
+    '{"type":"hello","type":"bid","amount":1,"bid_id":"x"}',
+    "[" * 2000 + "]" * 2000,
+    '{"a":' * 1000 + "1" + "}" * 1000,
+    '{"type":"ping","nonce":9007199254740992}',
+    '{"type":"bid","lot":"' + "é" * 129 + '","amount":1,"bid_id":"x"}',
+    "\x00",
+    "",
+]
+
+
+@pytest.mark.parametrize("frame", EXTREME_JSON_FRAMES, ids=range(len(EXTREME_JSON_FRAMES)))
+def test_extreme_json_frames_are_typed_refusals(frame: str) -> None:
+    decoder = protocol.decoder_for(Codec.JSON)
+    with pytest.raises(ProtocolError) as info:
+        decoder.decode(frame)
+    assert isinstance(info.value.code, ErrorCode)
+
+
+def _deep_msgpack(depth: int) -> bytes:
+    return b"\x91" * depth + b"\xc0"  # fixarray of one, nested, then nil
+
+
+EXTREME_MSGPACK_FRAMES = [
+    msgspec.msgpack.encode({"type": "bid", "amount": float("nan"), "bid_id": "x"}),
+    msgspec.msgpack.encode({"type": "bid", "amount": 2**64 - 1, "bid_id": "x"}),
+    msgspec.msgpack.encode({"type": "bid", "amount": 1, "bid_id": b"bytes"}),
+    msgspec.msgpack.encode({"type": "bid", "amount": 1, "bid_id": msgspec.msgpack.Ext(1, b"x")}),
+    _deep_msgpack(3000),
+    b"\xde\xff\xff",  # a map header promising 65,535 pairs, and nothing after it
+    b"\xdf\xff\xff\xff\xff",
+    b"\xc1",  # never used
+]
+
+
+@pytest.mark.parametrize("frame", EXTREME_MSGPACK_FRAMES, ids=range(len(EXTREME_MSGPACK_FRAMES)))
+def test_extreme_msgpack_frames_are_typed_refusals(frame: bytes) -> None:
+    decoder = protocol.decoder_for(Codec.MSGPACK)
+    with pytest.raises(ProtocolError) as info:
+        decoder.decode(frame)
+    assert isinstance(info.value.code, ErrorCode)
+
+
+@settings(max_examples=300)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
+        max_leaves=60,
+    )
+)
+def test_fuzz_nested_values_in_both_codecs(value: Any) -> None:
+    for codec in Codec:
+        decoder = protocol.decoder_for(codec)
+        try:
+            frame: bytes | str = (
+                msgspec.msgpack.encode(value)
+                if codec is Codec.MSGPACK
+                else msgspec.json.encode(value).decode()
+            )
+        except (OverflowError, TypeError):
+            continue
+        _check(decoder, frame)
