@@ -5,7 +5,7 @@
     python -m benchmarks --only engine,fanout --doc /tmp/benchmarks.md --keep results/
 
 Runs each benchmark (:mod:`benchmarks.engine`, :mod:`benchmarks.runtime`,
-:mod:`benchmarks.fanout`) in its own subprocess, so that one's memory and
+:mod:`benchmarks.fanout`, :mod:`benchmarks.abuse`) in its own subprocess, so that one's memory and
 threads never touch the next one's figures, each with ``--json``. Then:
 
 - rewrites the generated blocks of docs/benchmarks.md, and only them: the text
@@ -89,6 +89,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             "--no-sweep",
         ),
         3600,
+    ),
+    Benchmark(
+        "abuse",
+        "benchmarks.abuse",
+        (),
+        ("--connections", "10", "--flood-s", "1", "--sizes", "1000", "--repeat", "1"),
+        900,
     ),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)

@@ -92,8 +92,7 @@ class _Lot:
         """The bidder's label once the lot started; None before (or if not admitted)."""
         if not self.labels:
             return None
-        number = self.rules.label_numbers(self.labels).get(bidder)
-        return f"Bidder #{number}" if number is not None else None
+        return self.rules.started_labels(self.labels).get(bidder)
 
     def score(self, bidder: str, amount: int) -> str:
         return score_to_str(self.rules.scorer.adjusted(bidder, amount))

@@ -61,11 +61,12 @@ def lot_view(
     features = lot.scoring == "features"
     ladder: list[dict[str, Any]] = []
     you: dict[str, Any] | None = None
+    labels = rules.labels_of(st)
     for rank, (bidder_id, amount, score) in enumerate(rules.ranking(st), start=1):
         own = bidder_id == viewer
         entry: dict[str, Any] = {
             "rank": rank if amount is not None else None,
-            "label": rules.label_of(st, bidder_id),
+            "label": labels.get(bidder_id, "Bidder"),
         }
         raw_visible = own or revealed or (show_prices and not features)
         entry["amount"] = amount if raw_visible else None

@@ -68,8 +68,8 @@ class FormatRules(Generic[S]):
         self.lot = lot
         self.scorer = Scorer(lot)
         self.bidder_ids = frozenset(b.id for b in lot.bidders)
-        self._numbers: tuple[Any, dict[str, int]] | None = None
-        """Cache of :meth:`_label_numbers`: (the labels it was built from, numbers)."""
+        self._labels: tuple[Any, dict[str, str]] | None = None
+        """Cache of :meth:`labels_of`: (what it was built from, the labels)."""
         self._start: list[str] | None = None
         """Cache of :meth:`start_order` (it depends on the spec only)."""
         self._appliers: dict[type[Event], Callable[[Any, Any], None]] = {
@@ -234,27 +234,27 @@ class FormatRules(Generic[S]):
 
     def label_of(self, st: S, bidder: str) -> str:
         """``Bidder #N``. Before the start, the label the bidder will get."""
-        number = self._label_numbers(st).get(bidder)
-        return f"Bidder #{number}" if number is not None else "Bidder"
+        return self.labels_of(st).get(bidder, "Bidder")
 
-    def label_numbers(self, labels: list[str]) -> dict[str, int]:
-        """Bidder -> label number of a started lot's ``labels``, built once per
-        label list (views label every bidder of the ladder: a search per bidder
-        would cost n**2)."""
-        cached = self._numbers
-        if cached is None or cached[0] is not labels:
-            cached = self._numbers = (labels, {b: i for i, b in enumerate(labels, start=1)})
-        return cached[1]
-
-    def _label_numbers(self, st: S) -> dict[str, int]:
+    def labels_of(self, st: S) -> dict[str, str]:
+        """Bidder -> ``Bidder #N`` for the lot as it stands (before the start: the
+        labels the bidders will get). Built once per label list: views label
+        every bidder of the ladder, and a search per bidder would cost n**2."""
         if st.labels:
-            return self.label_numbers(st.labels)
-        cached = self._numbers
+            return self.started_labels(st.labels)
+        cached = self._labels
         out = tuple(st.disqualified)
         if cached is None or cached[0] != out:
             refused = set(out)
             upcoming = [b for b in self._start_order() if b not in refused]
-            cached = self._numbers = (out, {b: i for i, b in enumerate(upcoming, start=1)})
+            cached = self._labels = (out, _numbered(upcoming))
+        return cached[1]
+
+    def started_labels(self, labels: list[str]) -> dict[str, str]:
+        """Bidder -> label of a started lot (its ``LotStarted`` labels, fixed for good)."""
+        cached = self._labels
+        if cached is None or cached[0] is not labels:
+            cached = self._labels = (labels, _numbered(labels))
         return cached[1]
 
     def _start_order(self) -> list[str]:
@@ -277,3 +277,7 @@ class FormatRules(Generic[S]):
 
     def score_text(self, value: Score | None) -> str | None:
         return None if value is None else score_to_str(value)
+
+
+def _numbered(bidders: list[str]) -> dict[str, str]:
+    return {b: f"Bidder #{i}" for i, b in enumerate(bidders, start=1)}

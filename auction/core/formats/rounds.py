@@ -97,8 +97,8 @@ class RoundsRules(FormatRules[RoundsState]):
         return self.turn_order(None, [b.id for b in self.lot.bidders])
 
     def ranking(self, st: RoundsState) -> list[tuple[str, int | None, Score | None]]:
-        ranked = sorted(self.active(st), key=lambda b: self._key(st, b))
-        return [(b, st.amounts[b], self._key(st, b)[0]) for b in ranked]
+        keyed = sorted((self._key(st, b), b) for b in self.active(st))
+        return [(b, st.amounts[b], key[0]) for key, b in keyed]
 
     # --------------------------------------------------------------- decide
     def open_lot(self, st: RoundsState, at: int) -> list[Event]:
@@ -263,13 +263,14 @@ class RoundsRules(FormatRules[RoundsState]):
     # ----------------------------------------------------------------- view
     def lot_view(self, st: RoundsState, role: str, bidder: str | None) -> dict[str, Any]:
         turn_of = st.order[st.turn] if st.stage == TURN else None
+        labels = self.labels_of(st)
         view: dict[str, Any] = {
             "round": st.round,
             "rounds": self.settings.rounds,
             "minimal_step": self.step,
             "turn": self.label_of(st, turn_of) if turn_of else None,
             "your_turn": bidder is not None and turn_of == bidder,
-            "order": [self.label_of(st, b) for b in st.order],
+            "order": [labels.get(b, "Bidder") for b in st.order],
         }
         if bidder is not None:
             view["max_bid"] = self.max_bid(st, bidder)
