@@ -93,9 +93,9 @@ class LadderPrinter:
             if line:
                 where = f"[lot {ev.lot}] " if self.multi and ev.lot else ""
                 self.out.write(f"{self.clock(ev.at)} {where}{line}\n")
-            if isinstance(ev, TurnEnded | PriceAccepted | LotEnded | LotStarted) or (
-                isinstance(ev, BidPlaced) and self.auction.rules[ev.lot].lot.format != "rounds"
-            ):
+            if isinstance(
+                ev, TurnEnded | PriceAccepted | BidderDropped | LotEnded | LotStarted
+            ) or (isinstance(ev, BidPlaced) and self.auction.rules[ev.lot].lot.format != "rounds"):
                 ladder_changed = True
         if ladder_changed:
             self.print_ladder()
@@ -175,12 +175,19 @@ class LadderPrinter:
     def print_ladder(self) -> None:
         view = auction_view(self.auction, "public")
         for lot in view["lots"]:
-            rows = [entry for entry in lot["ladder"] if entry["rank"] is not None]
-            if not rows:
-                continue
             prefix = f"lot {lot['id']} " if self.multi else ""
-            cells = [self._cell(entry) for entry in rows]
-            self.out.write(f"           {prefix}ladder: " + " | ".join(cells) + "\n")
+            rows = [entry for entry in lot["ladder"] if entry["rank"] is not None]
+            if rows:
+                cells = " | ".join(self._cell(entry) for entry in rows)
+            elif lot["format"] == "japanese" and lot["status"] == "live":
+                # No ranking while it runs: its order would say who confirmed.
+                cells = (
+                    f"{lot['in']} of {lot['bidders']} bidders still in; {lot['confirmed']} "
+                    f"confirmed {self.money(lot['price'])} (who stays hidden)"
+                )
+            else:
+                continue
+            self.out.write(f"           {prefix}ladder: {cells}\n")
 
     def _cell(self, entry: dict[str, Any]) -> str:
         name = entry.get("name") or entry["label"]
