@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
     srv.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    srv.add_argument("--port", type=int, help="port (default 8000)")
+    srv.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
     srv.add_argument("--config", help="settings file (see config/default.toml)")
     srv.add_argument("--redis", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)")
     srv.set_defaults(run=_serve)

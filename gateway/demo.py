@@ -25,19 +25,11 @@ from auction.sim.demo import demo_spec
 from auction.sim.render import LadderPrinter, print_result
 from client import AuctionClient
 from gateway.app import OPERATOR, Gateway
-from gateway.server import build, uvicorn_config
+from gateway.server import build, learn_address, uvicorn_config
 from gateway.settings import Settings
 
 LEAD_MS = 5_000
 """The demo auction starts this long after the server: time to open the links."""
-
-
-def _bound_port(server: uvicorn.Server) -> int | None:
-    for srv in getattr(server, "servers", []):
-        for sock in srv.sockets:
-            port: int = sock.getsockname()[1]
-            return port
-    return None
 
 
 async def live_demo(
@@ -63,9 +55,7 @@ async def live_demo(
     if not server.started:
         await serving
         raise RuntimeError("the server did not start")
-    port = _bound_port(server) or settings.server.port
-    base = settings.server.public_url or f"http://{settings.server.host}:{port}"
-    gateway.public_base = base
+    base = learn_address(gateway, server)
     try:
         return await _run(gateway, base, fmt, pace, seed, exit_when_done, out)
     finally:

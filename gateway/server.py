@@ -69,6 +69,25 @@ def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.
     return uvicorn.Config(app, **options)
 
 
+def bound_port(server: uvicorn.Server) -> int | None:
+    """The port uvicorn listens on (``port = 0`` asks the kernel for a free one)."""
+    for srv in getattr(server, "servers", []):
+        for sock in srv.sockets:
+            port: int = sock.getsockname()[1]
+            return port
+    return None
+
+
+def learn_address(gateway: Gateway, server: uvicorn.Server) -> str:
+    """Once uvicorn has bound: the URL clients use (``server.public_url``, else the
+    address actually bound), kept as the gateway's base URL for links, tokens'
+    WebSocket URLs and the pages' Content-Security-Policy."""
+    settings = gateway.settings.server
+    port = bound_port(server) or settings.port
+    gateway.public_base = settings.public_url or f"http://{settings.host}:{port}"
+    return gateway.public_base
+
+
 def banner(gateway: Gateway) -> list[str]:
     base = gateway.base_url()
     journal = gateway.runtime.journal.name
@@ -103,6 +122,7 @@ async def serve(
     if task.done():
         await task
         return
+    learn_address(gateway, server)
     for line in banner(gateway):
         print(line, flush=True)
     if on_ready is not None:
