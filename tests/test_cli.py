@@ -331,6 +331,33 @@ def test_import_ocds_writes_to_a_file(capsys: Cap, tmp_path: Path) -> None:
 
 @needs_ocds
 @needs_tender
+@pytest.mark.parametrize("start_at", ["1798797600000", "2027-01-01T12:00:00+02:00"])
+def test_import_ocds_takes_a_start_as_iso_or_ms_since_the_epoch(
+    capsys: Cap, start_at: str
+) -> None:
+    code, out, err = run(capsys, "import-ocds", TENDER, "--start-at", start_at)
+    assert (code, err) == (0, "")
+    assert parse_spec(json.loads(out)).start_at == 1_798_797_600_000
+
+
+@needs_ocds
+@needs_tender
+@pytest.mark.parametrize(
+    ("start_at", "message"),
+    [
+        ("2027-01-01T10:00:00", "the time 2027-01-01T10:00:00 has no time zone (add Z or +HH:MM)"),
+        ("tomorrow", "not an ISO-8601 time: 'tomorrow'"),
+        ("-5", "not an ISO-8601 time: '-5'"),
+    ],
+)
+def test_import_ocds_names_a_bad_start(capsys: Cap, start_at: str, message: str) -> None:
+    code, out, err = run(capsys, "import-ocds", TENDER, "--start-at", start_at)
+    assert (code, out) == (2, "")
+    assert err == f"underbid: error: --start-at: {message}\n"
+
+
+@needs_ocds
+@needs_tender
 def test_import_ocds_rejects_an_unknown_lot(capsys: Cap) -> None:
     code, out, err = run(capsys, "import-ocds", TENDER, "--lot", "nope")
     assert (code, out) == (2, "")
