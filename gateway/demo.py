@@ -93,7 +93,7 @@ async def _run(
         f"  server:          {base}  (journal: {runtime.journal.name})\n"
         f"  dashboard:       {base}/dashboard/{spec.id}#token={operator}\n"
         f"  public view:     {base}/watch/{spec.id}\n"
-        f"  bidder {bidder}:  {base}/bid/{spec.id}#token={token}  (its bot bids too)\n"
+        f"  {f'bidder {bidder}:':<17}{base}/bid/{spec.id}#token={token}  (its bot bids too)\n"
         f"  WebSocket:       {base.replace('http', 'ws', 1)}/ws/auctions/{spec.id}\n"
         f"  operator token:  {operator}\n"
         "The auction starts in a few seconds; bidders stay anonymous until the end.\n"

@@ -154,7 +154,8 @@ class LadderPrinter:
         if isinstance(ev, DeadlineExtended):
             return f"EXTENDED by {ev.official}: +{ev.ms // 1000} s"
         if isinstance(ev, BidderDisqualified):
-            return f"{lab(ev.lot, ev.bidder)} DISQUALIFIED by {ev.official}"
+            why = f": {ev.reason}" if ev.reason else ""
+            return f"{lab(ev.lot, ev.bidder)} DISQUALIFIED by {ev.official}{why}"
         if isinstance(ev, AuctionCancelled):
             return f"CANCELLED by {ev.official}" + (f": {ev.reason}" if ev.reason else "")
         if isinstance(ev, LotEnded):

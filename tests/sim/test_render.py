@@ -125,20 +125,22 @@ def test_a_rejection_before_the_start_is_shown_before_the_start() -> None:
 # ----------------------------------------------------- official actions
 def test_official_actions_are_printed() -> None:
     lines = render(
-        parsed(open_spec(3)),
+        parsed(open_spec(4)),
         {"at": 10, "type": "pause", "official": "chair", "reason": "network"},
         {"at": 40, "type": "resume", "official": "chair"},
         {"at": 50, "type": "extend", "seconds": 60},
-        {"at": 60, "type": "disqualify", "bidder": "b2"},
+        {"at": 60, "type": "disqualify", "bidder": "b2", "reason": "bid security withdrawn"},
+        {"at": 65, "type": "disqualify", "bidder": "b3"},
         {"at": 70, "type": "cancel_auction", "reason": "complaint"},
     )
     assert lines == [
-        "+00:00:00 lot starts with 3 bidders",
+        "+00:00:00 lot starts with 4 bidders",
         "+00:00:00 bidding opens; closes at +00:10:00",
         "+00:00:10 PAUSED by chair: network",
         "+00:00:40 RESUMED by chair; deadlines move 30 s later",
         "+00:00:50 EXTENDED by official: +60 s",
-        "+00:01:00 Bidder #2 DISQUALIFIED by official",
+        "+00:01:00 Bidder #2 DISQUALIFIED by official: bid security withdrawn",
+        "+00:01:05 Bidder #3 DISQUALIFIED by official",
         "+00:01:10 CANCELLED by official: complaint",
     ]
 
