@@ -332,9 +332,7 @@ def test_import_ocds_writes_to_a_file(capsys: Cap, tmp_path: Path) -> None:
 @needs_ocds
 @needs_tender
 @pytest.mark.parametrize("start_at", ["1798797600000", "2027-01-01T12:00:00+02:00"])
-def test_import_ocds_takes_a_start_as_iso_or_ms_since_the_epoch(
-    capsys: Cap, start_at: str
-) -> None:
+def test_import_ocds_takes_a_start_as_iso_or_ms_since_the_epoch(capsys: Cap, start_at: str) -> None:
     code, out, err = run(capsys, "import-ocds", TENDER, "--start-at", start_at)
     assert (code, err) == (0, "")
     assert parse_spec(json.loads(out)).start_at == 1_798_797_600_000

@@ -15,7 +15,8 @@ kind                       what the suite does with the block
                            started (``underbid serve --port 0``)
 ``output``                 the block is the output of the ``run`` block just above
 ``output CMD``             the block is the output of the command ``CMD``
-``session`` (``server``)   ``$ command`` lines, each followed by its output
+``session`` (``server``)   ``$ command`` lines, each followed by its output (and
+                           ``[N]`` when its exit status is N, not 0)
 ``spec``                   a TOML or JSON auction spec that ``parse_spec`` accepts
 ``script SPEC``            a script that ``underbid simulate SPEC --script`` runs
 ``messages``               JSON protocol messages, one per line, each one the
@@ -292,8 +293,9 @@ def shell_commands(text: str) -> list[str]:
     return commands
 
 
-def session(text: str) -> list[tuple[str, str]]:
-    """A session block's ``(command, expected output)`` pairs."""
+def session(text: str) -> list[tuple[str, str, int]]:
+    """A session block's ``(command, expected output, exit status)``: the status
+    is 0 unless the output's last line is ``[N]``."""
     pairs: list[tuple[str, list[str]]] = []
     continued = False
     for line in text.splitlines():
@@ -307,7 +309,15 @@ def session(text: str) -> list[tuple[str, str]]:
         else:
             raise ValueError(f"a session starts with a `$ command` line, not {line!r}")
         continued = pairs[-1][0].endswith("\\") and not pairs[-1][1]
-    return [(command, "\n".join(output)) for command, output in pairs]
+    steps: list[tuple[str, str, int]] = []
+    for command, output in pairs:
+        status = 0
+        while output and not output[-1].strip():
+            output.pop()
+        if output and re.fullmatch(r"\[\d+\]", output[-1].strip()):
+            status = int(output.pop().strip()[1:-1])
+        steps.append((command, "\n".join(output), status))
+    return steps
 
 
 def run_python(code: str, where: str, env: Mapping[str, str], cwd: Path) -> str:

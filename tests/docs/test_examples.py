@@ -111,6 +111,8 @@ def server() -> Iterator[Server]:
             proc.kill()
             proc.wait(10)
         reader.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def needs_tools(text: str) -> None:
@@ -131,8 +133,18 @@ def env_for(block: Block, request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ checkers
+OUTPUTS: dict[Block, str] = {}
+"""What each ``run`` block printed, for the ``output`` block after it."""
+
+
 def check_run(block: Block, scratch: Path, env: dict[str, str]) -> str:
-    """Run a ``run`` block; what it printed."""
+    """Run a ``run`` block (once); what it printed."""
+    if block not in OUTPUTS:
+        OUTPUTS[block] = _run(block, scratch, env)
+    return OUTPUTS[block]
+
+
+def _run(block: Block, scratch: Path, env: dict[str, str]) -> str:
     if block.info == "python":
         return run_python(block.text, block.where, env, scratch)
     assert block.info in ("sh", "bash", "console", ""), f"{block.where}: cannot run {block.info!r}"
@@ -255,10 +267,13 @@ def test_the_docs_examples(block: Block, scratch: Path, request: pytest.FixtureR
         assert problem is None, problem
     elif block.kind == "session":
         env = env_for(block, request)
-        for command, expected in session(block.text):
+        for command, expected, status in session(block.text):
             ran = run_command(command, env, scratch)
             problem = mismatch(expected, ran.output, f"{block.where}: `{command}`")
             assert problem is None, problem
+            assert ran.status == status, (
+                f"{block.where}: `{command}` exited with {ran.status}, the docs say {status}"
+            )
     elif block.kind == "spec":
         check_spec(block)
     elif block.kind == "script":
