@@ -38,29 +38,26 @@ def fields(cell: str) -> list[str]:
     return [name.strip() for name in names[1].split(",") if name.strip()]
 
 
-def struct_fields(kind: type[msgspec.Struct], common: set[str]) -> list[str]:
-    return [name for name in kind.__struct_fields__ if name not in common]
+def check(heading: str, kinds: tuple[type[msgspec.Struct], ...], common: set[str]) -> None:
+    """The table under ``heading`` has a row per struct tag, with its fields
+    (those in ``common``, which every one has, left out)."""
+    rows = table(heading)
+    real = {
+        kind.__struct_config__.tag: [name for name in kind.__struct_fields__ if name not in common]
+        for kind in kinds
+    }
+    assert set(rows) == set(real), f"docs/engine.md, {heading}: {set(rows) ^ set(real)}"
+    for tag, names in real.items():
+        shown = fields(rows[tag][1])
+        assert shown == names, f"docs/engine.md, {heading}: `{tag}` shows {shown}, has {names}"
 
 
 def test_the_commands_table_lists_every_command_with_its_fields() -> None:
-    rows = table("Commands")
-    real = {
-        kind.__struct_config__.tag: struct_fields(kind, {"lot"})
-        for kind in AnyCommand.__args__  # type: ignore[attr-defined]
-    }
-    assert set(rows) == set(real), f"docs/engine.md, Commands: {set(rows) ^ set(real)}"
-    for tag, names in real.items():
-        shown = fields(rows[tag][1])
-        assert shown == names, f"docs/engine.md, Commands: `{tag}` shows {shown}, has {names}"
+    check("Commands", AnyCommand.__args__, {"lot"})  # type: ignore[attr-defined]
 
 
 def test_the_events_table_lists_every_event_with_its_fields() -> None:
-    rows = table("Events")
-    real = {kind.__struct_config__.tag: struct_fields(kind, {"at", "lot"}) for kind in EVENT_TYPES}
-    assert set(rows) == set(real), f"docs/engine.md, Events: {set(rows) ^ set(real)}"
-    for tag, names in real.items():
-        shown = fields(rows[tag][1])
-        assert shown == names, f"docs/engine.md, Events: `{tag}` shows {shown}, has {names}"
+    check("Events", EVENT_TYPES, {"at", "lot"})
 
 
 def test_the_rejection_codes_table_lists_every_code() -> None:
