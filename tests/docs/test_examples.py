@@ -118,7 +118,8 @@ def server() -> Iterator[Server]:
 def needs_tools(text: str) -> None:
     """Skip (fail in CI) when a command of the block needs a tool that is missing."""
     for tool in ("jq",):
-        if re.search(rf"\|\s*{tool}\b", text) and shutil.which(tool) is None:
+        used = re.search(rf"(?:^|[|;&]|\$ )\s*{tool}\s", text, re.MULTILINE)
+        if used and shutil.which(tool) is None:
             reason = f"{tool} is not installed (apt-get install {tool})"
             if os.environ.get("CI") == "true":
                 pytest.fail(f"{reason}; .ci/run installs it")
