@@ -102,6 +102,7 @@ def lot_view(
         "bidders": (
             sum(1 for b in st.labels if b not in st.disqualified) if st.labels else len(lot.bidders)
         ),
+        "ranked": ranked,
         "ladder": ladder,
     }
     if role == "bidder":

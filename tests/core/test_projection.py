@@ -240,6 +240,7 @@ def test_a_live_japanese_ladder_is_in_label_order_without_ranks() -> None:
             (None, "Bidder #2"),
             (None, "Bidder #3"),
         ], role
+        assert run.view(role, bidder)["ranked"] is False  # on purpose, not "nobody yet"
     mine = run.view("bidder", "b2")
     assert mine["you"]["amount"] == 9_000  # its own last confirmed price
     assert mine["you"]["rank"] is None
@@ -249,5 +250,7 @@ def test_a_live_japanese_ladder_is_in_label_order_without_ranks() -> None:
     run.handle(CancelBid(bidder="b1", bid_id="w1"), START + 11)
     run.handle(CancelBid(bidder="b3", bid_id="w3"), START + 12)
     run.advance(START + 10**9)
-    ended = run.view("public")["ladder"]
-    assert [(e["rank"], e["bidder"]) for e in ended] == [(1, "b2"), (2, "b1"), (3, "b3")]
+    assert run.view("official")["ranked"] is True
+    ended = run.view("public")
+    assert ended["ranked"] is True
+    assert [(e["rank"], e["bidder"]) for e in ended["ladder"]] == [(1, "b2"), (2, "b1"), (3, "b3")]
