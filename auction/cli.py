@@ -146,12 +146,23 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     """The options ``serve`` and ``demo`` share: where to listen, settings, journal."""
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, metavar="N", help="port (default 8000; 0 picks a free one)"
+        "--port", type=_port, metavar="N", help="port (default 8000; 0 picks a free one)"
     )
     parser.add_argument("--config", metavar="FILE", help="settings file (see config/default.toml)")
     parser.add_argument(
         "--redis", metavar="URL", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)"
     )
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 (a free port) to 65535; anything else is refused, not wrapped."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: 0 (a free one) to 65535")
+    return port
 
 
 # -------------------------------------------------------------- simulate

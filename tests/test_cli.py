@@ -270,6 +270,22 @@ def test_demo_serves_a_live_auction_and_bots_bid_over_websockets(capsys: Cap) ->
     assert "winner: " in out
 
 
+@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("70000", "70000 is not a port: 0 (a free one) to 65535"),
+        ("-1", "-1 is not a port: 0 (a free one) to 65535"),
+        ("http", "not a port number: 'http'"),
+    ],
+)
+def test_a_port_out_of_range_is_refused(capsys: Cap, command: str, port: str, message: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--port", port])
+    assert exit_.value.code == EXIT_INPUT
+    assert f"argument --port: {message}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("speed", ["0", "-3"])
 def test_demo_needs_a_positive_speed(capsys: Cap, speed: str) -> None:
     code, out, err = run(capsys, "demo", "--speed", speed)
