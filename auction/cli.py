@@ -69,14 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = sub.add_parser("simulate", help="run a whole auction on a virtual clock")
-    sim.add_argument("spec", help="auction spec (.toml or .json)")
-    sim.add_argument("--script", help="timed actions (.toml or .json), see docs/simulate.md")
+    sim.add_argument("spec", metavar="SPEC", help="auction spec (.toml or .json)")
+    sim.add_argument(
+        "--script", metavar="FILE", help="timed actions (.toml or .json), see docs/simulate.md"
+    )
     sim.add_argument(
         "--bots",
+        metavar="CHOICE",
         help="'all', 'none', or BIDDER=STRATEGY,... (strategies: "
         f"{', '.join(STRATEGIES)}); default: all without --script, none with it",
     )
-    sim.add_argument("--seed", type=int, default=1, help="seed for the bots (default 1)")
+    sim.add_argument(
+        "--seed", type=int, default=1, metavar="N", help="seed for the bots (default 1)"
+    )
     sim.add_argument("--json", action="store_true", help="print only the audit record as JSON")
     sim.add_argument("--verbose", action="store_true", help="also print every clock tick")
     sim.set_defaults(run=_simulate)
@@ -84,35 +89,45 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="serve a live demo auction with bots bidding over WebSockets"
     )
-    demo.add_argument("--format", choices=DEMO_FORMATS, default="rounds")
     demo.add_argument(
-        "--speed", type=float, default=1.0, help="time runs this many times faster (default 1)"
+        "--format",
+        choices=DEMO_FORMATS,
+        default="rounds",
+        metavar="F",
+        help=f"the demo auction's format: {', '.join(DEMO_FORMATS)} (default rounds)",
     )
-    demo.add_argument("--seed", type=int, default=None, help="seed for the bots (default: random)")
-    demo.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    demo.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
-    demo.add_argument("--config", help="settings file (see config/default.toml)")
-    demo.add_argument("--redis", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="time runs this many times faster (default 1)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="seed for the bots (default: random)"
+    )
+    _server_arguments(demo)
     demo.add_argument(
         "--exit-when-done", action="store_true", help="stop once the auction has ended"
     )
     demo.set_defaults(run=_demo)
 
     imp = sub.add_parser("import-ocds", help="turn a ProZorro/OCDS tender into a spec")
-    imp.add_argument("tender", help="tender JSON (with or without the {'data': ...} wrapper)")
-    imp.add_argument("--lot", help="import only this lot of a multi-lot tender")
+    imp.add_argument(
+        "tender", metavar="TENDER", help="tender JSON (with or without the {'data': ...} wrapper)"
+    )
+    imp.add_argument("--lot", metavar="ID", help="import only this lot of a multi-lot tender")
     imp.add_argument(
         "--start-at",
-        help="start time (ISO-8601 with zone); overrides the tender's auctionPeriod.startDate",
+        metavar="TIME",
+        help="start time: ISO-8601 with a zone, or ms since the epoch; overrides the "
+        "tender's auctionPeriod.startDate",
     )
-    imp.add_argument("--out", help="write the spec here instead of stdout")
+    imp.add_argument("--out", metavar="FILE", help="write the spec here instead of stdout")
     imp.set_defaults(run=_import_ocds)
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
-    srv.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    srv.add_argument("--port", type=int, help="port (default 8000)")
-    srv.add_argument("--config", help="settings file (see config/default.toml)")
-    srv.add_argument("--redis", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)")
+    _server_arguments(srv)
     srv.set_defaults(run=_serve)
 
     swarm = sub.add_parser(
@@ -122,9 +137,32 @@ def _parser() -> argparse.ArgumentParser:
     swarm.set_defaults(run=_swarm)
 
     val = sub.add_parser("validate", help="check a spec file and summarise it")
-    val.add_argument("spec")
+    val.add_argument("spec", metavar="SPEC", help="auction spec (.toml or .json)")
     val.set_defaults(run=_validate)
     return parser
+
+
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``serve`` and ``demo`` share: where to listen, settings, journal."""
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=_port, metavar="N", help="port (default 8000; 0 picks a free one)"
+    )
+    parser.add_argument("--config", metavar="FILE", help="settings file (see config/default.toml)")
+    parser.add_argument(
+        "--redis", metavar="URL", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)"
+    )
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 (a free port) to 65535; anything else is refused, not wrapped."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: 0 (a free one) to 65535")
+    return port
 
 
 # -------------------------------------------------------------- simulate
@@ -217,7 +255,7 @@ def _import_ocds(args: argparse.Namespace) -> int:
     from auction.importers.ocds import tender_to_spec
 
     tender = load_document(args.tender)
-    start_at = parse_time_ms(args.start_at, "--start-at") if args.start_at else None
+    start_at = _start_at(args.start_at) if args.start_at else None
     spec = tender_to_spec(tender, lot_id=args.lot, start_at=start_at)
     parse_spec(spec)
     text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
@@ -231,6 +269,15 @@ def _import_ocds(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _start_at(text: str) -> int:
+    """``--start-at``: an ISO-8601 time with a zone, or ms since the epoch (digits)."""
+    value: str | int = int(text) if text.isascii() and text.isdigit() else text
+    try:
+        return parse_time_ms(value, "--start-at")
+    except SpecError as exc:  # an option, not the spec: say so without "invalid spec"
+        raise UnderbidError(str(exc)) from None
 
 
 def _server_settings(args: argparse.Namespace) -> Any:
@@ -271,24 +318,25 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _swarm_arguments(parser: argparse.ArgumentParser) -> None:
     """``underbid swarm``'s options (client.swarm is imported only when it runs)."""
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
-    parser.add_argument(
-        "--token",
-        default="",
-        help="operator token (default: $UNDERBID_OPERATOR_TOKEN)",
+    add = parser.add_argument
+    add("--url", default="http://127.0.0.1:8000", help="the server")
+    add("--token", default="", help="operator token (default: $UNDERBID_OPERATOR_TOKEN)")
+    add("--auction", default="", metavar="ID", help="join this auction (default: create one)")
+    add("--watchers", type=int, default=100, metavar="N", help="watcher connections")
+    add("--bidders", type=int, default=4, metavar="N", help="bidder connections")
+    add("--rate", type=float, default=20.0, metavar="N", help="bids/s in all (open loop)")
+    add("--duration", type=float, default=10.0, metavar="S", help="seconds of bidding")
+    add("--connect-concurrency", type=int, default=200, metavar="N", help="handshakes in flight")
+    add("--drain", type=float, default=2.0, metavar="S", help="seconds to wait at the end")
+    add(
+        "--first-amount",
+        type=int,
+        default=0,
+        metavar="AMOUNT",
+        help="first bid, minor units (default: the largest allowed)",
     )
-    parser.add_argument("--auction", default="", help="join this auction (default: create one)")
-    parser.add_argument("--watchers", type=int, default=100, help="watcher connections")
-    parser.add_argument("--bidders", type=int, default=4, help="bidder connections")
-    parser.add_argument("--rate", type=float, default=20.0, help="bids/s in all (open loop)")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of bidding")
-    parser.add_argument("--connect-concurrency", type=int, default=200, help="handshakes in flight")
-    parser.add_argument("--drain", type=float, default=2.0, help="seconds to wait at the end")
-    parser.add_argument(
-        "--first-amount", type=int, default=0, help="first bid (default: the largest allowed)"
-    )
-    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON (- = stdout)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add("--json", metavar="PATH", help="write the figures as JSON (- = stdout)")
+    add("--quiet", action="store_true", help="no progress lines")
 
 
 def _swarm(args: argparse.Namespace) -> int:

@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 
+from auction.core.limits import plain_bound
+
 T = TypeVar("T")
 
 
@@ -144,7 +146,7 @@ def typed(data: Any, kind: type[T], code: str = "invalid_field") -> T:
         text = str(exc)
         match = _PATH.search(text)
         field = match.group(1) if match else ""
-        detail = text.split(" - at ", 1)[0]
+        detail = plain_bound(text.split(" - at ", 1)[0])
         missing = re.match(r"Object (?:contains unknown|missing required) field `([^`]*)`", detail)
         if missing:
             field = f"{field}.{missing.group(1)}" if field else missing.group(1)

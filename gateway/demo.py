@@ -25,7 +25,7 @@ from auction.sim.demo import demo_spec
 from auction.sim.render import LadderPrinter, print_result
 from client import AuctionClient
 from gateway.app import OPERATOR, Gateway
-from gateway.server import build, learn_base_url, uvicorn_config
+from gateway.server import build, learn_address, uvicorn_config
 from gateway.settings import Settings
 
 LEAD_MS = 5_000
@@ -55,7 +55,7 @@ async def live_demo(
     if not server.started:
         await serving
         raise RuntimeError("the server did not start")
-    base = learn_base_url(gateway, server)
+    base = learn_address(gateway, server)
     try:
         return await _run(gateway, base, fmt, pace, seed, exit_when_done, out)
     finally:
@@ -93,7 +93,7 @@ async def _run(
         f"  server:          {base}  (journal: {runtime.journal.name})\n"
         f"  dashboard:       {base}/dashboard/{spec.id}#token={operator}\n"
         f"  public view:     {base}/watch/{spec.id}\n"
-        f"  bidder {bidder}:  {base}/bid/{spec.id}#token={token}  (its bot bids too)\n"
+        f"  {f'bidder {bidder}:':<17}{base}/bid/{spec.id}#token={token}  (its bot bids too)\n"
         f"  WebSocket:       {base.replace('http', 'ws', 1)}/ws/auctions/{spec.id}\n"
         f"  operator token:  {operator}\n"
         "The auction starts in a few seconds; bidders stay anonymous until the end.\n"

@@ -78,7 +78,7 @@ def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.
 
 
 def bound_port(server: uvicorn.Server) -> int | None:
-    """The port uvicorn listens on (the one the OS chose for ``--port 0``)."""
+    """The port uvicorn listens on (``port = 0`` asks the kernel for a free one)."""
     for srv in getattr(server, "servers", []):
         for sock in srv.sockets:
             port: int = sock.getsockname()[1]
@@ -86,14 +86,14 @@ def bound_port(server: uvicorn.Server) -> int | None:
     return None
 
 
-def learn_base_url(gateway: Gateway, server: uvicorn.Server) -> str:
-    """Once listening: the URL clients use (``server.public_url``, else the bound
-    address), kept by the gateway for links and its own origin."""
+def learn_address(gateway: Gateway, server: uvicorn.Server) -> str:
+    """Once uvicorn has bound: the URL clients use (``server.public_url``, else the
+    address actually bound), kept as the gateway's base URL for links, tokens'
+    WebSocket URLs, its own origin and the pages' Content-Security-Policy."""
     settings = gateway.settings.server
     port = bound_port(server) or settings.port
-    base = settings.public_url or f"http://{settings.host}:{port}"
-    gateway.public_base = base
-    return base
+    gateway.public_base = settings.public_url or f"http://{settings.host}:{port}"
+    return gateway.public_base
 
 
 def banner(gateway: Gateway) -> list[str]:
@@ -130,7 +130,7 @@ async def serve(
     if task.done():
         await task
         return
-    learn_base_url(gateway, server)
+    learn_address(gateway, server)
     for line in banner(gateway):
         print(line, flush=True)
     if on_ready is not None:

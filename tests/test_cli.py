@@ -270,6 +270,22 @@ def test_demo_serves_a_live_auction_and_bots_bid_over_websockets(capsys: Cap) ->
     assert "winner: " in out
 
 
+@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("70000", "70000 is not a port: 0 (a free one) to 65535"),
+        ("-1", "-1 is not a port: 0 (a free one) to 65535"),
+        ("http", "not a port number: 'http'"),
+    ],
+)
+def test_a_port_out_of_range_is_refused(capsys: Cap, command: str, port: str, message: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--port", port])
+    assert exit_.value.code == EXIT_INPUT
+    assert f"argument --port: {message}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("speed", ["0", "-3"])
 def test_demo_needs_a_positive_speed(capsys: Cap, speed: str) -> None:
     code, out, err = run(capsys, "demo", "--speed", speed)
@@ -327,6 +343,31 @@ def test_import_ocds_writes_to_a_file(capsys: Cap, tmp_path: Path) -> None:
     assert err == f"wrote {target}\n"
     spec = parse_spec(json.loads(target.read_text(encoding="utf-8")))
     assert spec.start_at == 1_798_797_600_000
+
+
+@needs_ocds
+@needs_tender
+@pytest.mark.parametrize("start_at", ["1798797600000", "2027-01-01T12:00:00+02:00"])
+def test_import_ocds_takes_a_start_as_iso_or_ms_since_the_epoch(capsys: Cap, start_at: str) -> None:
+    code, out, err = run(capsys, "import-ocds", TENDER, "--start-at", start_at)
+    assert (code, err) == (0, "")
+    assert parse_spec(json.loads(out)).start_at == 1_798_797_600_000
+
+
+@needs_ocds
+@needs_tender
+@pytest.mark.parametrize(
+    ("start_at", "message"),
+    [
+        ("2027-01-01T10:00:00", "the time 2027-01-01T10:00:00 has no time zone (add Z or +HH:MM)"),
+        ("tomorrow", "not an ISO-8601 time: 'tomorrow'"),
+        ("-5", "not an ISO-8601 time: '-5'"),
+    ],
+)
+def test_import_ocds_names_a_bad_start(capsys: Cap, start_at: str, message: str) -> None:
+    code, out, err = run(capsys, "import-ocds", TENDER, "--start-at", start_at)
+    assert (code, out) == (2, "")
+    assert err == f"underbid: error: --start-at: {message}\n"
 
 
 @needs_ocds

@@ -45,7 +45,9 @@ class Code(StrEnum):
     ABOVE_CEILING = "above_ceiling"
     """The amount is above the lot's ceiling (starting) price."""
     NOTHING_TO_CANCEL = "nothing_to_cancel"
-    """There is no post in this turn to cancel."""
+    """No longer sent: a ``rounds`` cancel with nothing posted is a no-op, as in
+    ProZorro. Kept because journals and records written before hold it, and a
+    resent bid id of theirs is answered with its original code."""
     ALREADY_ACCEPTED = "already_accepted"
     """The bidder already confirmed this round's price."""
     NOT_SUPPORTED = "not_supported"

@@ -43,7 +43,7 @@ class BidPlaced(Event, frozen=True, tag="bid_placed"):
 
 
 class BidCancelled(Event, frozen=True, tag="bid_cancelled"):
-    """``rounds``: the posts of this turn were reverted."""
+    """``rounds``: the posts of this turn were reverted (a no-op when there were none)."""
 
     bidder: str
     bid_id: str

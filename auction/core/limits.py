@@ -21,6 +21,7 @@ Everything here is documented in docs/spec.md ("Limits") and docs/api.md.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Final
 
@@ -81,3 +82,24 @@ def text_problem(value: str, *, max_chars: int, is_id: bool) -> str | None:
     if not value.isascii() and not unicodedata.is_normalized("NFC", value):
         return "must be in Unicode NFC form (compose accents: normalise the text first)"
     return None
+
+
+_BOUND = re.compile(r"Expected `(int|float|int \| float)` (>=|<=|>|<) (-?[0-9.e+]+)$")
+_LENGTH = re.compile(r"Expected `(str|array|object)` of length (>=|<=) ([0-9]+)$")
+_WORDS = {">=": "at least", "<=": "at most", ">": "greater than", "<": "less than"}
+_UNITS = {"str": "characters", "array": "entries", "object": "entries"}
+
+
+def plain_bound(message: str) -> str:
+    """A validator's bound message in plain words: ``Expected `int` >= 1`` ->
+    ``must be at least 1``; ``Expected `str` of length <= 128`` -> ``must be at
+    most 128 characters``. Any other message is returned as it is."""
+    number = _BOUND.match(message)
+    if number:
+        value = number[3]
+        shown = f"{int(value):,}" if value.lstrip("-").isdigit() else value
+        return f"must be {_WORDS[number[2]]} {shown}"
+    length = _LENGTH.match(message)
+    if length:
+        return f"must be {_WORDS[length[2]]} {int(length[3]):,} {_UNITS[length[1]]}"
+    return message

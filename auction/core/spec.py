@@ -37,6 +37,7 @@ from auction.core.limits import (
     MAX_TIME_MS,
     MAX_TITLE_CHARS,
     MAX_TURNS_PER_LOT,
+    plain_bound,
     text_problem,
 )
 from auction.core.money import Amount, ceil_fraction, parse_fraction
@@ -274,7 +275,7 @@ def _field_from_msgspec(msg: str) -> tuple[str, str]:
     """Split msgspec's ``... - at `$.lots[0].x``` into (``lots[0].x``, message)."""
     match = _PATH_RE.search(msg)
     path = match.group(1).lstrip(".") if match else ""
-    text = msg.split(" - at ", 1)[0]
+    text = plain_bound(msg.split(" - at ", 1)[0])
     key = _KEY_RE.match(text)
     if key:  # an unknown or missing key: name the key itself, not its table
         path = f"{path}.{key.group(1)}" if path else key.group(1)

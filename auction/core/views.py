@@ -7,7 +7,9 @@
 
 Identities are revealed to everyone once a lot has ended (the announcement).
 Under ``features`` scoring only adjusted amounts of others are shown; raw
-amounts and coefficients stay hidden (ProZorro's rule).
+amounts and coefficients stay hidden (ProZorro's rule). Where a format hides
+its ranking while the lot runs (``japanese``: who confirmed), bidders and the
+public get the ladder in label order without ranks until the lot ends.
 """
 
 from __future__ import annotations
@@ -59,13 +61,18 @@ def lot_view(
     revealed = role == "official" or st.status == ENDED
     show_prices = rules.prices_visible() or revealed
     features = lot.scoring == "features"
+    ranked = revealed or rules.ranking_visible()
+    ranking = rules.ranking(st)
+    if not ranked:  # label order: the ranking's order would tell what the format hides
+        position = {b: i for i, b in enumerate(st.labels)}
+        ranking.sort(key=lambda row: position.get(row[0], len(position)))
     ladder: list[dict[str, Any]] = []
     you: dict[str, Any] | None = None
     labels = rules.labels_of(st)
-    for rank, (bidder_id, amount, score) in enumerate(rules.ranking(st), start=1):
+    for rank, (bidder_id, amount, score) in enumerate(ranking, start=1):
         own = bidder_id == viewer
         entry: dict[str, Any] = {
-            "rank": rank if amount is not None else None,
+            "rank": rank if ranked and amount is not None else None,
             "label": labels.get(bidder_id, "Bidder"),
         }
         raw_visible = own or revealed or (show_prices and not features)
@@ -96,6 +103,7 @@ def lot_view(
         "bidders": (
             sum(1 for b in st.labels if b not in st.disqualified) if st.labels else len(lot.bidders)
         ),
+        "ranked": ranked,
         "ladder": ladder,
     }
     if role == "bidder":

@@ -93,9 +93,9 @@ class LadderPrinter:
             if line:
                 where = f"[lot {ev.lot}] " if self.multi and ev.lot else ""
                 self.out.write(f"{self.clock(ev.at)} {where}{line}\n")
-            if isinstance(ev, TurnEnded | PriceAccepted | LotEnded | LotStarted) or (
-                isinstance(ev, BidPlaced) and self.auction.rules[ev.lot].lot.format != "rounds"
-            ):
+            if isinstance(
+                ev, TurnEnded | PriceAccepted | BidderDropped | LotEnded | LotStarted
+            ) or (isinstance(ev, BidPlaced) and self.auction.rules[ev.lot].lot.format != "rounds"):
                 ladder_changed = True
         if ladder_changed:
             self.print_ladder()
@@ -154,7 +154,8 @@ class LadderPrinter:
         if isinstance(ev, DeadlineExtended):
             return f"EXTENDED by {ev.official}: +{ev.ms // 1000} s"
         if isinstance(ev, BidderDisqualified):
-            return f"{lab(ev.lot, ev.bidder)} DISQUALIFIED by {ev.official}"
+            why = f": {ev.reason}" if ev.reason else ""
+            return f"{lab(ev.lot, ev.bidder)} DISQUALIFIED by {ev.official}{why}"
         if isinstance(ev, AuctionCancelled):
             return f"CANCELLED by {ev.official}" + (f": {ev.reason}" if ev.reason else "")
         if isinstance(ev, LotEnded):
@@ -175,12 +176,19 @@ class LadderPrinter:
     def print_ladder(self) -> None:
         view = auction_view(self.auction, "public")
         for lot in view["lots"]:
-            rows = [entry for entry in lot["ladder"] if entry["rank"] is not None]
-            if not rows:
-                continue
             prefix = f"lot {lot['id']} " if self.multi else ""
-            cells = [self._cell(entry) for entry in rows]
-            self.out.write(f"           {prefix}ladder: " + " | ".join(cells) + "\n")
+            rows = [entry for entry in lot["ladder"] if entry["rank"] is not None]
+            if rows:
+                cells = " | ".join(self._cell(entry) for entry in rows)
+            elif lot["format"] == "japanese" and lot["status"] == "live":
+                # No ranking while it runs: its order would say who confirmed.
+                cells = (
+                    f"{lot['in']} of {lot['bidders']} bidders still in; {lot['confirmed']} "
+                    f"confirmed {self.money(lot['price'])} (who stays hidden)"
+                )
+            else:
+                continue
+            self.out.write(f"           {prefix}ladder: {cells}\n")
 
     def _cell(self, entry: dict[str, Any]) -> str:
         name = entry.get("name") or entry["label"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -33,21 +34,38 @@ from starlette.staticfiles import StaticFiles
 STATIC = Path(__file__).parent / "static"
 """The pages' files, shipped as package data."""
 
-SECURITY_HEADERS = {
-    # Everything the pages load comes from this server; sockets go back to it.
-    "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-        "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+
+def websocket_origin(base_url: str) -> str:
+    """The ``ws://`` (``wss://`` for https) origin of the server at ``base_url``."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}"
+
+
+def security_headers(base_url: str) -> dict[str, str]:
+    """The headers of every page served from ``base_url`` (the gateway's base URL:
+    ``server.public_url``, else the address it bound).
+
+    Everything a page loads comes from this server, and its scripts may connect
+    only back to it: ``connect-src`` names the page's own origin (``'self'``) and
+    the server's own WebSocket origin, never any ``ws:`` host.
+    """
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'self'; connect-src 'self' {websocket_origin(base_url)}; "
+            "img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-cache",
+    }
 
 
 def _page(name: str) -> Any:
     async def endpoint(request: Request) -> Response:
-        return FileResponse(STATIC / name, media_type="text/html", headers=SECURITY_HEADERS)
+        headers = security_headers(request.app.state.gateway.base_url())
+        return FileResponse(STATIC / name, media_type="text/html", headers=headers)
 
     endpoint.__name__ = f"page_{name.removesuffix('.html')}"
     return endpoint

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from auction.core import Auction, PlaceBid, parse_spec
+from auction.core import (
+    AcceptPrice,
+    Auction,
+    CancelBid,
+    Disqualify,
+    PlaceBid,
+    auction_view,
+    parse_spec,
+)
 from auction.core.events import (
     BidPlaced,
     CommandRejected,
@@ -115,8 +126,6 @@ def test_features_scoring_shows_scores_not_raw_amounts() -> None:
 def test_japanese_confirmations_do_not_say_who() -> None:
     run = Run(japanese_spec(3))
     run.advance(START)
-    from auction.core import AcceptPrice
-
     out = run.handle(AcceptPrice(bidder="b2", bid_id="c"), START + 1)
     (accepted,) = [e for e in out.events if isinstance(e, PriceAccepted)]
     shown = project(run.auction, accepted, "public")
@@ -301,3 +310,101 @@ def test_no_identity_reaches_the_public_or_other_bidders_whatever_the_commands()
                     assert not leaked - {"bid-secret-"}, (lot["id"], leaked)
 
     check()
+
+
+# --------------------------------------------- japanese: who confirmed stays hidden
+JAPANESE_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["accept"] * 4 + ["cancel", "wait", "disqualify"]),
+        st.integers(0, 4),
+        st.integers(1, 12_000),
+    ),
+    max_size=40,
+)
+
+
+def _japanese_run(
+    n: int, plan: list[tuple[str, int, int]], actor: Callable[[int], str]
+) -> Iterator[tuple[Auction, list[Event]]]:
+    """Play ``plan`` on a fresh Japanese lot, bidder ``i`` of the plan being
+    ``actor(i)``; yield the auction and each step's events."""
+    auction = Auction(parse_spec(japanese_spec(n, japanese={"round_s": 10, "step": 500})))
+    now = START
+    yield auction, auction.advance(now)
+    for kind, who, pause in plan:
+        now += pause
+        bidder = actor(who % n)
+        if kind == "accept":
+            events = auction.handle(AcceptPrice(bidder=bidder, bid_id=f"{now}"), now).events
+        elif kind == "cancel":
+            events = auction.handle(CancelBid(bidder=bidder, bid_id=f"{now}"), now).events
+        elif kind == "disqualify":
+            events = auction.handle(Disqualify(official="o", bidder=bidder), now).events
+        else:
+            events = auction.advance(now)
+        yield auction, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(3, 5), data=st.data(), plan=JAPANESE_STEPS)
+def test_japanese_views_and_projections_do_not_depend_on_who_confirmed(
+    n: int, data: st.DataObject, plan: list[tuple[str, int, int]]
+) -> None:
+    """Two runs that differ only in WHO acts (bidders permuted), the same number
+    of confirmations and withdrawals at the same moments, look the same to the
+    public and to every bidder the permutation leaves alone, until the lot ends:
+    every view and every projected event. Disqualifications are public, so they
+    fall on the same bidder in both runs."""
+    ids = [f"b{i + 1}" for i in range(n)]
+    perm = data.draw(st.permutations(range(n)), label="who acts instead")
+    fixed = [ids[i] for i in range(n) if perm[i] == i]
+    plan = [
+        (kind, who, pause)
+        for kind, who, pause in plan
+        if kind != "disqualify" or perm[who % n] == who % n
+    ]
+    first = _japanese_run(n, plan, lambda i: ids[i])
+    second = _japanese_run(n, plan, lambda i: ids[perm[i]])
+    for (a, events_a), (b, events_b) in zip(first, second, strict=True):
+        lot_a, lot_b = a.lot_states["1"], b.lot_states["1"]
+        assert lot_a.status == lot_b.status, "the counts alone decide when the lot ends"
+        if lot_a.status == "ended":
+            break
+        for role in ("public", "bidder"):
+            assert [project(a, e, role) for e in events_a] == [
+                project(b, e, role) for e in events_b
+            ], role
+        assert auction_view(a, "public") == auction_view(b, "public")
+        for bidder in fixed:
+            assert auction_view(a, "bidder", bidder) == auction_view(b, "bidder", bidder), bidder
+
+
+def test_a_live_japanese_ladder_is_in_label_order_without_ranks() -> None:
+    """The leak of issue 18: after Bidder #2 confirmed round 2, the public ladder
+    went #2, #1, #3. It stays #1, #2, #3, unranked, until the lot ends."""
+    run = Run(japanese_spec(3))
+    run.advance(START)
+    for i, bidder in enumerate(["b1", "b2", "b3"]):
+        run.handle(AcceptPrice(bidder=bidder, bid_id=f"r1-{i}"), START + 1 + i)
+    run.handle(AcceptPrice(bidder="b2", bid_id="r2"), START + 10)
+    for role, bidder in [("public", None), ("bidder", "b1"), ("bidder", "b3")]:
+        ladder = run.view(role, bidder)["ladder"]
+        assert [(e["rank"], e["label"]) for e in ladder] == [
+            (None, "Bidder #1"),
+            (None, "Bidder #2"),
+            (None, "Bidder #3"),
+        ], role
+        assert run.view(role, bidder)["ranked"] is False  # on purpose, not "nobody yet"
+    mine = run.view("bidder", "b2")
+    assert mine["you"]["amount"] == 9_000  # its own last confirmed price
+    assert mine["you"]["rank"] is None
+    official = run.view("official")["ladder"]
+    assert [e["bidder"] for e in official] == ["b2", "b1", "b3"]
+    assert official[0]["rank"] == 1
+    run.handle(CancelBid(bidder="b1", bid_id="w1"), START + 11)
+    run.handle(CancelBid(bidder="b3", bid_id="w3"), START + 12)
+    run.advance(START + 10**9)
+    assert run.view("official")["ranked"] is True
+    ended = run.view("public")
+    assert ended["ranked"] is True
+    assert [(e["rank"], e["bidder"]) for e in ended["ladder"]] == [(1, "b2"), (2, "b1"), (3, "b3")]

@@ -16,6 +16,7 @@ from auction.core import (
     AcceptPrice,
     Auction,
     CancelAuction,
+    CancelBid,
     Code,
     Disqualify,
     Extend,
@@ -386,12 +387,52 @@ def test_post_after_cancel_counts() -> None:
     assert run.of(TurnEnded)[-1].amount == 88_000
 
 
-def test_cancel_with_nothing_posted_is_rejected() -> None:
+def test_cancel_with_nothing_posted_is_a_harmless_no_op() -> None:
+    """ProZorro answers a cancel (-1) with nothing posted as a success: so do we."""
     run = Run(rounds_spec(3))
-    rejected(run.cancel("b3", R1), Code.NOTHING_TO_CANCEL)
-    accepted(run.bid("b3", 85_000, R1 + SEC))
-    accepted(run.cancel("b3", R1 + 2 * SEC))
-    rejected(run.cancel("b3", R1 + 3 * SEC), Code.NOTHING_TO_CANCEL)
+    run.advance(R1)
+    out = run.cancel("b3", R1 + SEC, bid_id="c1")
+    assert accepted(out) == [
+        BidCancelled(at=R1 + SEC, lot="1", bidder="b3", bid_id="c1", surrogate_by="")
+    ]
+    assert run.st.pending is None
+    assert run.view("bidder", "b3")["max_bid"] == 91_000
+    # A retry of the same id is its duplicate, even after a restart from the journal.
+    seq = run.auction.state.seq
+    again = run.cancel("b3", R1 + 2 * SEC, bid_id="c1")
+    assert (again.accepted, again.duplicate, again.events) == (True, True, [])
+    assert run.auction.state.seq == seq
+    restarted = Auction.replay(run.spec, run.journal)
+    assert restarted.state_hash() == run.auction.state_hash()
+    retried = restarted.handle(CancelBid(bidder="b3", bid_id="c1"), R1 + 3 * SEC)
+    assert (retried.accepted, retried.duplicate, retried.events) == (True, True, [])
+    # A cancel after a cancel changes nothing either; the turn keeps the amount.
+    accepted(run.bid("b3", 85_000, R1 + 4 * SEC))
+    accepted(run.cancel("b3", R1 + 5 * SEC, bid_id="c2"))
+    accepted(run.cancel("b3", R1 + 6 * SEC, bid_id="c3"))
+    run.advance(R1 + TURN)
+    end = run.of(TurnEnded)[-1]
+    assert (end.bidder, end.amount, end.changed) == ("b3", 92_000, False)
+    assert run.st.amounts["b3"] == 92_000
+    assert not run.of(CommandRejected)
+
+
+def test_a_cancel_out_of_turn_is_still_not_your_turn() -> None:
+    run = Run(rounds_spec(3))
+    run.advance(START)
+    rejected(run.cancel("b3", START + SEC), Code.NOT_YOUR_TURN)  # the pause before round 1
+    run.advance(R1)
+    rejected(run.cancel("b1", R1 + SEC), Code.NOT_YOUR_TURN)  # b3's turn
+    run.advance(FAR)
+    rejected(run.cancel("b3", FAR), Code.AUCTION_CLOSED)
+
+
+def test_a_surrogate_cancel_with_nothing_posted_is_marked() -> None:
+    run = Run(rounds_spec(3))
+    run.advance(R1)
+    out = run.cancel("b3", R1 + SEC, bid_id="s1", surrogate_by="clerk")
+    (cancelled,) = accepted(out)
+    assert isinstance(cancelled, BidCancelled) and cancelled.surrogate_by == "clerk"
 
 
 def test_cancel_does_not_reach_back_into_an_earlier_turn() -> None:
@@ -402,7 +443,7 @@ def test_cancel_does_not_reach_back_into_an_earlier_turn() -> None:
     assert run.of(TurnStarted)[-1].bidder == "b1"
     run.advance(turn_at(2, 2, 1))
     assert run.of(TurnStarted)[-1].bidder == "b2"
-    rejected(run.cancel("b2", turn_at(2, 2, 1)), Code.NOTHING_TO_CANCEL)
+    accepted(run.cancel("b2", turn_at(2, 2, 1)))  # nothing posted in this turn: no-op
     run.advance(FAR)
     assert run.st.amounts["b2"] == 85_000
 

@@ -187,7 +187,8 @@ class JournalChecker:
       round, price step); ``rounds`` and ``open`` take no bids once fewer than
       two bidders remain (such a lot ends at once);
     - ``rounds``: turn order is worst first (later amount first on ties), only
-      the turn's bidder posts, every post is ``0 < amount <= own - step``,
+      the turn's bidder posts or cancels (a cancel with nothing posted changes
+      nothing), every post is ``0 < amount <= own - step``,
       a turn ends exactly at its deadline and counts its last post; with two
       bidders left the lot ends only after the last turn of the last round;
     - ``open``: every bid beats the reference (best, or own) by the decrement;
@@ -362,10 +363,9 @@ class JournalChecker:
             limit = lm.committed[ev.bidder] - step
             assert 0 < ev.amount <= limit, f"post {ev.amount} breaks the step rule ({limit})"
             lm.pending, lm.pending_at = ev.amount, ev.at
-        elif isinstance(ev, BidCancelled):
+        elif isinstance(ev, BidCancelled):  # with nothing posted: a no-op (as in ProZorro)
             assert ev.bidder == lm.turn_bidder
             assert ev.at < lm.turn_deadline
-            assert lm.pending is not None
             lm.pending = lm.pending_at = None
         elif isinstance(ev, TurnEnded):
             assert ev.bidder == lm.turn_bidder

@@ -206,7 +206,9 @@ def test_every_json_example_in_the_docs_decodes() -> None:
             decode_server(frame, Codec.JSON)
         seen.add(example["type"])
     every = client_tags | {cls.__struct_config__.tag for cls in SERVER_MESSAGES}
-    assert seen == every
+    # `event` is part of v1 for clients to accept, but this server never sends it
+    # (every event travels in `events`), so the docs show no example of it.
+    assert seen == every - {"event"}
 
 
 # -------------------------------------------------------------------- errors

@@ -187,6 +187,14 @@ class FormatRules(Generic[S]):
         """Whether bidders and the public see others' amounts (else rank only)."""
         return True
 
+    def ranking_visible(self) -> bool:
+        """Whether bidders and the public see the ranking while the lot runs.
+
+        When not, their ladder lists the bidders in label order without ranks
+        until the lot ends: the order itself would tell what the format hides.
+        """
+        return True
+
     def lot_view(self, st: S, role: str, bidder: str | None) -> dict[str, Any]:
         """Format-specific fields of a view (the caller adds the common ones)."""
         return {}

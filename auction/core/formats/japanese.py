@@ -16,6 +16,11 @@ At the end of a round, with ``n`` bidders having confirmed its price:
 - ``n == 0`` (everyone left dropped in the same round): the earliest
   confirmer of the previous round wins at the previous round's price; in
   round 1 nobody accepted any price and the lot ends with ``no_winner``.
+
+Bidders and the public see the price, how many are still in and how many
+confirmed, never who: until the lot ends their ladder lists every bidder in
+label order without ranks (:meth:`JapaneseRules.ranking_visible`), and event
+projections leave out who confirmed or dropped out.
 """
 
 from __future__ import annotations
@@ -76,6 +81,11 @@ class JapaneseRules(FormatRules[JapaneseState]):
         }
 
     def prices_visible(self) -> bool:
+        return False
+
+    def ranking_visible(self) -> bool:
+        """No: the ranking orders bidders by the last price each confirmed and
+        when, so it would show who confirmed (or dropped out) this round."""
         return False
 
     def step_for(self, price: int) -> int:

@@ -5,7 +5,8 @@ round every bidder gets one turn, in an order recomputed at the start of the
 round: the highest (worst) adjusted amount first, the later-submitted amount
 first on ties, so the leader bids last. In its own turn a bidder may post
 amounts ``0 < amount <= own - minimal_step``; the last post counts, a cancel
-reverts to the amount held before the turn, and nothing posted keeps it. A
+reverts to the amount held before the turn (with nothing posted it changes
+nothing and is still accepted, as in ProZorro), and nothing posted keeps it. A
 post becomes public only when the turn ends. The lowest adjusted amount wins;
 ties go to the earlier amount.
 
@@ -188,9 +189,15 @@ class RoundsRules(FormatRules[RoundsState]):
         ]
 
     def cancel_bid(self, st: RoundsState, cmd: CancelBid, at: int) -> list[Event]:
+        """Revert this turn's posts; with nothing posted, a harmless no-op.
+
+        ProZorro answers a cancel (``-1``) with nothing posted as a success, so a
+        defensive cancel (a retry after a reconnect, a button pressed twice)
+        must not be an error here either. It is journaled like any accepted
+        cancel, because exactly-once is a fold of events: an id that left no
+        event would be decided again after a restart.
+        """
         self._check_turn(st, cmd.bidder)
-        if st.pending is None:
-            raise BidRejected(Code.NOTHING_TO_CANCEL, "you have posted nothing in this turn")
         return [
             BidCancelled(
                 at=at,
