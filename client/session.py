@@ -95,6 +95,8 @@ OFFSET_SMOOTHING: Final = 0.2
 
 EventCallback = Callable[[int, dict[str, Any]], object]
 """``on_event(seq, event)``: called for each event as it is received; must not block."""
+CheckpointCallback = Callable[[p.Checkpoint], object]
+"""``on_checkpoint(message)``: called for each signed checkpoint received; must not block."""
 
 _CodecName = Literal["msgpack", "json"]
 _CODECS: Final[dict[str, p.Codec]] = {"msgpack": p.Codec.MSGPACK, "json": p.Codec.JSON}
@@ -120,6 +122,9 @@ class BidResult:
     """The server had seen ``bid_id`` already and repeated the original outcome."""
     latency_ms: float | None
     """First send to answer; ``None`` when there was no answer."""
+    leaf_index: int | None = None
+    """The ack's leaf index: where the command's event is in the auction's log
+    (the receipt, :mod:`client.receipts`); ``None`` unless ok and not a duplicate."""
 
 
 class ClientError(Exception):
@@ -224,6 +229,7 @@ class AuctionClient:
         auth: Literal["hello", "header"] = "hello",
         on_event: EventCallback | None = None,
         buffer_events: bool = True,
+        on_checkpoint: CheckpointCallback | None = None,
     ) -> None:
         if codec not in _CODECS:
             raise ValueError(f"codec must be 'msgpack' or 'json', not {codec!r}")
@@ -245,6 +251,9 @@ class AuctionClient:
         self.auth = auth
         self.on_event = on_event
         self.buffer_events = buffer_events
+        self.on_checkpoint = on_checkpoint
+        self.checkpoint: p.Checkpoint | None = None
+        """The last signed checkpoint of the auction's log received (docs/record.md)."""
 
         self.welcome: p.Welcome | None = None
         """The last ``welcome`` (role, bidder id, label...)."""
@@ -437,7 +446,9 @@ class AuctionClient:
         reply, received = answer
         latency = (received - pending.started) * 1000
         if isinstance(reply, p.Ack):
-            return BidResult(True, "", "", bid_id, reply.seq, reply.duplicate, latency)
+            return BidResult(
+                True, "", "", bid_id, reply.seq, reply.duplicate, latency, reply.leaf_index
+            )
         return BidResult(False, reply.code, reply.message, bid_id, None, False, latency)
 
     # --------------------------------------------------------------- events
@@ -638,6 +649,13 @@ class AuctionClient:
             log.info("server error on %s: %s %s", self.url, message.code, message.message)
         elif isinstance(message, p.SlowConsumer):
             self.stats.slow_consumer += 1
+        elif isinstance(message, p.Checkpoint):
+            self.checkpoint = message
+            if self.on_checkpoint is not None:
+                try:
+                    self.on_checkpoint(message)
+                except Exception:  # the caller's bug must not stop the reader
+                    log.exception("on_checkpoint failed at size %d", message.size)
         elif isinstance(message, p.Welcome):  # not sent twice by v1 servers; keep the view
             self.welcome = message
             self.view = message.view
@@ -668,6 +686,7 @@ __all__ = [
     "TERMINAL_CLOSE_CODES",
     "AuctionClient",
     "BidResult",
+    "CheckpointCallback",
     "ClientError",
     "ConnectError",
     "EventCallback",

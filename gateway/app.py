@@ -14,11 +14,15 @@ GET      /api/auctions                          -          auctions with their s
 POST     /api/auctions                          operator   create from a spec (JSON)
 GET      /api/auctions/{id}                     -/any      the role's view (public if none)
 GET      /api/auctions/{id}/result              -          the result, once finished
-GET      /api/auctions/{id}/record              official   the audit record
+GET      /api/auctions/{id}/record              official   the audit record (anyone who may
+                                                           watch, once finished), signed
 POST     /api/auctions/{id}/tokens              official   issue a bidder/observer token
 POST     /api/auctions/{id}/controls/{action}   official   pause, resume, extend, cancel,
                                                            disqualify, surrogate_bid
 =======  =====================================  =========  ==========================
+
+The verifiable record's routes (keys, checkpoints, the log, proofs) are in
+:mod:`gateway.transparency`.
 
 Tokens go in ``Authorization: Bearer``. The operator token is an official
 token for the auction ``*``; ``underbid serve`` prints one at start. Every
@@ -66,6 +70,8 @@ from gateway.pages import page_routes
 from gateway.schemas import CONTROL_BODIES, ExtendBody, SurrogateBidBody, TokenRequest
 from gateway.settings import Settings
 from gateway.tokens import TokenClaims, TokenError, issue_token, verify_token
+from gateway.transparency import Transparency
+from gateway.transparency import routes as record_routes
 from gateway.viewcache import ViewCache
 from gateway.ws import Sockets
 
@@ -84,6 +90,7 @@ class Gateway:
     hubs: Hubs = field(init=False)
     sockets: Sockets = field(init=False)
     views: ViewCache = field(default_factory=ViewCache)
+    transparency: Transparency = field(init=False)
     metrics: Metrics = field(default_factory=Metrics)
     origins: frozenset[str] = field(init=False)
     """``security.allowed_origins``; the server's own origin is allowed besides."""
@@ -93,6 +100,7 @@ class Gateway:
     def __post_init__(self) -> None:
         self.hubs = Hubs(self.runtime, self.clock)
         self.sockets = Sockets(self)
+        self.transparency = Transparency(self)  # the signed log (docs/record.md)
         self.origins = frozenset(
             o.lower().rstrip("/") for o in self.settings.security.allowed_origins
         )
@@ -413,15 +421,19 @@ async def read_result(request: Request) -> Response:
 
 
 async def read_record(request: Request) -> Response:
-    auction = _auction(request)
-    require_official(request, auction.spec.id)
+    auction, claims = _visible_auction(request)
+    if not auction.finished:  # after the announcement the record, names included, is public
+        claims = require_official(request, auction.spec.id)
+    official = claims is not None and claims.role == "official"
     gateway = _gw(request)
     try:
         stored = await gateway.runtime.journal.read(auction.spec.id)
+        events = [decode_event(data) for _, data in stored]
+        record = audit_record(auction, events)
+        await gateway.transparency.attach(record, auction, official=official)
     except JournalUnavailable as exc:
         raise Problem(503, "unavailable", str(exc)) from None
-    events = [decode_event(data) for _, data in stored]
-    return JSONResponse(audit_record(auction, events))
+    return JSONResponse(record)
 
 
 async def read_people(request: Request) -> Response:
@@ -547,6 +559,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/api/auctions/{auction_id}/people", read_people),
         Route("/api/auctions/{auction_id}/tokens", issue_tokens, methods=["POST"]),
         Route("/api/auctions/{auction_id}/controls/{action}", control, methods=["POST"]),
+        *record_routes(),  # keys, checkpoints, the log and its proofs (docs/record.md)
         *page_routes(),  # the dashboard, the bidder's page, the public view (docs/pages.md)
     ]
     app = Starlette(

@@ -27,12 +27,15 @@ that a v1 server may add optional fields and messages)::
                    next_deadline                                   view of the role
     event          seq, server_time, event                         one event, as it happens
     events         server_time, items=[{seq, event}]               the events of one loop turn
-    ack            bid_id, seq, server_time, duplicate=False       the command is durable
+    ack            bid_id, seq, server_time, duplicate=False,      the command is durable; its
+                   leaf_index=None                                 event is that log leaf
     rejected       bid_id, code, message, server_time              the engine refused it
     resync         server_time, seq, view                          missed events too old: new view
     error          code, message                                   protocol-level error
     pong           nonce, server_time                              answer to ping
     slow_consumer  dropped                                         the send queue overflowed
+    checkpoint     server_time, size, root, note, previous=0,      a signed checkpoint of the
+                   proof=[]                                        auction's log (docs/record.md)
 
 ``seq`` numbers the auction's events (1 is the first); ``server_time`` and
 every deadline are milliseconds since the Unix epoch on the server's clock, so
@@ -296,6 +299,10 @@ class Ack(ServerMessage, frozen=True, kw_only=True, tag="ack"):
     server_time: Millis
     duplicate: bool = False
     """True when ``bid_id`` had been seen: this repeats the original outcome."""
+    leaf_index: Seq | None = None
+    """The 0-based index, in the auction's transparency log, of the event that
+    records this command (its seq - 1): what a receipt proves. ``None`` for a
+    duplicate (the original's ack carried it)."""
 
 
 class Rejected(ServerMessage, frozen=True, kw_only=True, tag="rejected"):
@@ -335,6 +342,23 @@ class SlowConsumer(ServerMessage, frozen=True, kw_only=True, tag="slow_consumer"
     """How many frames did not fit in the send queue."""
 
 
+class Checkpoint(ServerMessage, frozen=True, kw_only=True, tag="checkpoint"):
+    """A signed checkpoint of the auction's transparency log (docs/record.md):
+    sent at most a second after events became durable, and at every lot's end."""
+
+    server_time: Millis
+    size: Seq
+    """The events it covers: seqs 1 to ``size`` (the RFC 9162 tree size)."""
+    root: str
+    """The tree's root hash, base64."""
+    note: str
+    """The C2SP signed note: the checkpoint's text, a blank line, the signatures."""
+    previous: Seq = 0
+    """The size of the checkpoint sent before this one on the stream (0: none)."""
+    proof: list[str] = []
+    """The RFC 9162 consistency proof from ``previous`` to ``size`` (base64 hashes)."""
+
+
 AnyServerMessage = (
     Welcome
     | EventMessage
@@ -345,6 +369,7 @@ AnyServerMessage = (
     | ErrorMessage
     | Pong
     | SlowConsumer
+    | Checkpoint
 )
 SERVER_MESSAGES: Final[tuple[type[ServerMessage], ...]] = AnyServerMessage.__args__
 
@@ -609,6 +634,7 @@ __all__ = [
     "AnyServerMessage",
     "Bid",
     "Cancel",
+    "Checkpoint",
     "ClientMessage",
     "Codec",
     "Decoder",

@@ -110,6 +110,7 @@ def banner(gateway: Gateway) -> list[str]:
         f"  API: {base}/api/auctions   OpenAPI: {base}/openapi.json   health: {base}/readyz",
         f"  WebSocket: {base.replace('http', 'ws', 1)}/ws/auctions/<auction-id>",
         f"  pages: {base}/dashboard (officials)   {base}/watch/<auction-id> (public)",
+        gateway.transparency.banner(),
         f"  operator token: {gateway.token(OPERATOR, 'official')}",
     ]
     return lines

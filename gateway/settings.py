@@ -119,6 +119,15 @@ class AuctionsSettings(_Section, frozen=True, kw_only=True):
     """Whether anyone may watch an auction's anonymised view without a token."""
 
 
+class RecordSettings(_Section, frozen=True, kw_only=True):
+    keys: tuple[str, ...] = ()
+    """Key files (``underbid keys new``) that sign checkpoints; empty: an ephemeral key."""
+    origin: str = "underbid"
+    """First part of every log's origin line (``ORIGIN/AUCTION_ID``): the public host name."""
+    checkpoint_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 1000
+    """Most time between events becoming durable and a checkpoint covering them."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting of the server, grouped by section."""
 
@@ -127,6 +136,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
     auctions: AuctionsSettings = msgspec.field(default_factory=AuctionsSettings)
+    record: RecordSettings = msgspec.field(default_factory=RecordSettings)
 
 
 SECTIONS: Final[dict[str, type[_Section]]] = {
@@ -183,6 +193,12 @@ def _check_secret(value: str) -> str | None:
     return None
 
 
+def _check_log_origin(value: str) -> str | None:
+    if not value or "+" in value or any(c.isspace() or ord(c) < 0x20 for c in value):
+        return "must be a name with no spaces and no '+', such as auctions.example.gov"
+    return None
+
+
 def _check_origins(value: tuple[str, ...]) -> str | None:
     for i, origin in enumerate(value):
         if not _ORIGIN_RE.fullmatch(origin.lower()) or _check_port_of(origin):
@@ -196,6 +212,7 @@ _CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "journal.redis_url": _check_redis_url,
     "security.token_secret": _check_secret,
     "security.allowed_origins": _check_origins,
+    "record.origin": _check_log_origin,
 }
 
 _NORMALISE: Final[dict[str, Callable[[Any], Any]]] = {
@@ -348,6 +365,7 @@ __all__ = [
     "AuctionsSettings",
     "JournalSettings",
     "LimitsSettings",
+    "RecordSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",

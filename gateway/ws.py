@@ -71,6 +71,7 @@ from gateway import frames
 from gateway import protocol as p
 from gateway.hub import Group
 from gateway.tokens import TokenError
+from gateway.transparency import receipt_index
 from gateway.viewcache import CachedView
 
 if TYPE_CHECKING:
@@ -736,13 +737,18 @@ class AuctionSocket(asyncio.Protocol):
             command = AcceptPrice(lot=message.lot, bidder=bidder, bid_id=message.bid_id)
         bid_id = message.bid_id
         try:
+            first = gateway.runtime.auction(self.auction_id).state.seq + 1  # its events' first seq
             gateway.runtime.decide_then(
-                self.auction_id, command, lambda outcome, error: self.answer(bid_id, outcome, error)
+                self.auction_id,
+                command,
+                lambda outcome, error: self.answer(bid_id, outcome, error, first),
             )
         except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
             self._unanswerable(bid_id, exc)
 
-    def answer(self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None) -> None:
+    def answer(
+        self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None, first: int = 0
+    ) -> None:
         """``ack`` or ``rejected``, once the command's events are durable (called by
         the runtime inside the commit, so it goes out before the fan-out)."""
         if error is not None:
@@ -753,7 +759,16 @@ class AuctionSocket(asyncio.Protocol):
         if outcome.rejection is None:
             gateway.metrics.inc("bids_total", result="accepted")
             seq = gateway.runtime.durable_seq(self.auction_id)
-            self.send(p.Ack(bid_id=bid_id, seq=seq, server_time=now, duplicate=outcome.duplicate))
+            leaf = receipt_index(outcome, self.bidder or "", bid_id, first) if first else None
+            self.send(
+                p.Ack(
+                    bid_id=bid_id,
+                    seq=seq,
+                    server_time=now,
+                    duplicate=outcome.duplicate,
+                    leaf_index=leaf,
+                )
+            )
         else:
             code = outcome.rejection.code.value
             gateway.metrics.inc("bids_total", result=code)

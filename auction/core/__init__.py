@@ -24,9 +24,16 @@ from auction.core.commands import (
     Resume,
 )
 from auction.core.engine import Auction, AuctionState, Outcome
-from auction.core.errors import BidRejected, Code, EngineBug, SpecError, UnderbidError
+from auction.core.errors import (
+    BidRejected,
+    Code,
+    EngineBug,
+    RecordError,
+    SpecError,
+    UnderbidError,
+)
 from auction.core.events import AnyEvent, Event, decode_event, encode_event, event_to_dict
-from auction.core.record import audit_record, result
+from auction.core.record import audit_record, events_from_record, result
 from auction.core.spec import AuctionSpec, LotSpec, parse_spec
 from auction.core.views import auction_view
 
@@ -50,6 +57,7 @@ __all__ = [
     "Outcome",
     "Pause",
     "PlaceBid",
+    "RecordError",
     "Resume",
     "SpecError",
     "UnderbidError",
@@ -58,6 +66,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "event_to_dict",
+    "events_from_record",
     "parse_spec",
     "result",
 ]

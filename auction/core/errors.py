@@ -6,6 +6,7 @@
     ├── SpecError          the auction spec is invalid (names the field)
     ├── BidRejected        a participant's command breaks a rule (peer's fault);
     │                      carries a stable code from :class:`Code`
+    ├── RecordError        an audit record's event cannot be read back (names the field)
     └── EngineBug          an invariant of our own broke (our fault)
 
 A :class:`BidRejected` never escapes :meth:`Auction.handle`: it is turned into
@@ -79,6 +80,15 @@ class BidRejected(UnderbidError):
     def __init__(self, code: Code, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+        self.message = message
+
+
+class RecordError(UnderbidError):
+    """An audit record's event is not an event. ``field`` is a path such as ``events[3].amount``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
         self.message = message
 
 

@@ -8,16 +8,23 @@ Both are plain JSON-ready mappings, documented in docs/record.md:
 - :func:`audit_record` — the spec as given, the result, and every event in
   journal order with its sequence number and time: every stage, every post,
   every rejection with its code.
+- :func:`events_from_record` — a record's ``events`` back as engine events, so
+  that ``Auction.replay(parse_spec(record["spec"]), events_from_record(record["events"]))``
+  rebuilds the auction (its ``state_hash()`` is the record's).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from auction.core.events import CommandRejected, Event, event_to_dict
+import msgspec
+
+from auction.core.errors import RecordError
+from auction.core.events import EVENT_TYPES, AnyEvent, CommandRejected, Event, event_to_dict
 from auction.core.formats.base import ENDED
 from auction.core.money import score_to_str
 
@@ -25,6 +32,10 @@ if TYPE_CHECKING:
     from auction.core.engine import Auction
 
 RECORD_VERSION = 1
+
+RECORD_KEYS = frozenset({"seq", "time", "leaf", "salt"})
+"""Keys of a record's event that are about its place in the record, not the event."""
+_TYPES: dict[str, type[Event]] = {str(t.__struct_config__.tag): t for t in EVENT_TYPES}
 
 
 def iso(ms: int) -> str:
@@ -116,3 +127,47 @@ def audit_record(auction: Auction, events: list[Event]) -> dict[str, Any]:
             "rejections_by_code": dict(sorted(rejections.items())),
         },
     }
+
+
+def event_from_record(item: Mapping[str, Any], where: str = "event") -> Event:
+    """One item of a record's ``events`` as the engine event it records.
+
+    Strict: every field of the event type must be there with its type (an
+    integer stays an integer), and no other key may be there besides
+    :data:`RECORD_KEYS`. Raises :class:`RecordError` naming the field.
+    """
+    if not isinstance(item, Mapping):
+        raise RecordError(where, "an event is an object")
+    kind = item.get("type")
+    cls = _TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise RecordError(f"{where}.type", f"{kind!r} is not an event type")
+    fields = cls.__struct_fields__
+    extra = sorted(set(item) - set(fields) - RECORD_KEYS - {"type"})
+    if extra:
+        raise RecordError(f"{where}.{extra[0]}", f"a {kind} event has no such field")
+    defaults = len(fields) - len(cls.__struct_defaults__)
+    values: list[Any] = [kind]
+    for i, name in enumerate(fields):
+        if name in item:
+            values.append(item[name])
+        elif i >= defaults:
+            values.append(cls.__struct_defaults__[i - defaults])
+        else:
+            raise RecordError(f"{where}.{name}", f"a {kind} event needs this field")
+    try:
+        event: Event = msgspec.convert(values, AnyEvent, strict=True)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = where
+        if " - at `$[" in text:
+            index = int(text.rsplit("`$[", 1)[1].split("]", 1)[0])
+            field = f"{where}.{(['type', *fields])[index]}" if index <= len(fields) else where
+            text = text.split(" - at ", 1)[0]
+        raise RecordError(field, text) from None
+    return event
+
+
+def events_from_record(items: Iterable[Mapping[str, Any]]) -> list[Event]:
+    """A record's ``events`` back as engine events, in order (see :func:`event_from_record`)."""
+    return [event_from_record(item, f"events[{i}]") for i, item in enumerate(items)]

@@ -191,7 +191,12 @@ async def hello(ws: ClientConnection, token: str = "", last_seq: int | None = No
 
 
 async def recv(ws: ClientConnection, timeout: float = 5.0) -> p.AnyServerMessage:
-    return p.decode_server(await asyncio.wait_for(ws.recv(), timeout), MSGPACK)
+    """The next message but a ``checkpoint`` (those come on their own clock, docs/record.md)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = p.decode_server(await ws.recv(), MSGPACK)
+            if not isinstance(message, p.Checkpoint):
+                return message
 
 
 async def start_open(

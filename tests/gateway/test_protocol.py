@@ -22,6 +22,7 @@ from gateway.protocol import (
     AnyClientMessage,
     Bid,
     Cancel,
+    Checkpoint,
     ClientMessage,
     Codec,
     ErrorCode,
@@ -105,6 +106,9 @@ SERVER_EXAMPLES: list[ServerMessage] = [
     ErrorMessage(code="malformed", message="the frame could not be decoded"),
     Pong(nonce=7, server_time=14),
     SlowConsumer(dropped=3),
+    Ack(bid_id="c-19", seq=15, server_time=15, leaf_index=14),
+    Checkpoint(server_time=16, size=15, root="AAAA", note="n\n\n— k AAAA\n"),
+    Checkpoint(server_time=17, size=16, root="AAAA", note="x", previous=15, proof=["AAAA"]),
 ]
 
 
@@ -171,6 +175,7 @@ def test_json_wire_shape_is_flat_with_a_type_field() -> None:
         "seq": 5,
         "server_time": 9,
         "duplicate": False,
+        "leaf_index": None,
     }
 
 
