@@ -3,8 +3,9 @@
 Subcommands: ``simulate`` (a whole auction on a virtual clock), ``demo`` (a
 demo auction with bots, paced in real time), ``import-ocds`` (a ProZorro /
 OCDS tender to a spec), ``validate`` (check a spec), ``serve`` (the server),
-``swarm`` (a load test from one process, :mod:`client.swarm`). Errors in input files
-are reported with the field or line that is wrong, and exit with status 2.
+``swarm`` (a load test from one process, :mod:`client.swarm`), ``verify`` and
+``keys`` (the signed record, :mod:`auction.transparency.cli`). Errors in input
+files are reported with the field or line that is wrong, and exit with status 2.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from auction.sim.demo import DEMO_FORMATS
 from auction.sim.render import LadderPrinter, print_result
 from auction.sim.runner import Simulation
 from auction.sim.script import ScriptAction, ScriptError, parse_script
+from auction.transparency.cli import add_commands as add_record_commands
 
 EXIT_INPUT = 2
 
@@ -139,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a spec file and summarise it")
     val.add_argument("spec", metavar="SPEC", help="auction spec (.toml or .json)")
     val.set_defaults(run=_validate)
+
+    add_record_commands(sub)  # verify, keys (docs/record.md)
     return parser
 
 

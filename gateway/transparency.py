@@ -35,7 +35,6 @@ log key that lets anyone recompute every leaf.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from array import array
 from collections import OrderedDict
@@ -47,7 +46,7 @@ from starlette.routing import BaseRoute, Route
 
 from auction.core.engine import Auction, Outcome
 from auction.core.events import Event, LotEnded, decode_event, encode_event, event_to_dict
-from auction.core.ledger import Ledger, key_commitment, log_key, salt, spec_digest
+from auction.core.ledger import Ledger, log_key, salt, spec_digest
 from auction.core.merkle import ProofError
 from auction.core.projection import project
 from auction.runtime.host import RuntimeError_
@@ -62,6 +61,7 @@ from auction.transparency.keys import (
     load_signing_key,
 )
 from auction.transparency.notes import SignerKey
+from auction.transparency.sealing import b64, checkpoint_of, log_section
 from gateway import frames
 from gateway import protocol as p
 
@@ -78,10 +78,6 @@ NOTE_CACHE: Final = 256
 """Signed checkpoints kept per auction (any size can be signed again: it is deterministic)."""
 
 _ACTORS: Final = ("bidder", "actor")
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 class AuctionLog:
@@ -234,14 +230,8 @@ class Transparency:
 
     # ------------------------------------------------------- checkpoints
     def checkpoint(self, auction_id: str, entry: AuctionLog, size: int) -> Checkpoint:
-        return Checkpoint(
-            origin=origin_of(self.prefix, auction_id),
-            size=size,
-            root=entry.ledger.tree.root(size),
-            spec=entry.digest,
-            log_key=key_commitment(entry.ledger.key),
-            time=entry.times[size - 1] if size else 0,
-        )
+        origin = origin_of(self.prefix, auction_id)
+        return checkpoint_of(origin, entry.ledger, entry.digest, entry.times, size)
 
     def note(self, auction_id: str, entry: AuctionLog, size: int) -> str | None:
         """The signed checkpoint of the first ``size`` leaves (None: no key valid then)."""
@@ -298,27 +288,20 @@ class Transparency:
 
     # ----------------------------------------------------------- the record
     async def attach(self, record: dict[str, Any], auction: Auction, *, official: bool) -> None:
-        """Add each event's leaf hash and the log section (signed checkpoints) to
-        an audit record (:func:`auction.core.record.audit_record`)."""
+        """Seal an audit record (:func:`auction.core.record.audit_record`): each event's
+        leaf hash and the log section with the signed checkpoints (docs/record.md)."""
         auction_id = auction.spec.id
         entry = await self.log_of(auction_id)
-        events = record["events"]
-        size = len(events)
-        leaves = entry.ledger.tree.levels[0]
-        for i, item in enumerate(events):
-            item["leaf"] = leaves[i].hex()
-        sizes = [s for s in entry.lot_ends if s < size] + ([size] if size else [])
-        notes = [n for s in sizes if (n := self.note(auction_id, entry, s)) is not None]
-        published = auction.finished or official
-        record["log"] = {
-            "origin": origin_of(self.prefix, auction_id),
-            "tree_size": size,
-            "root": b64(entry.ledger.tree.root(size)),
-            "spec_digest": b64(entry.digest),
-            "log_key": entry.ledger.key.hex() if published else None,
-            "checkpoints": notes,
-            "keys": key_list(self.trusted),
-        }
+        log_section(
+            record,
+            origin=origin_of(self.prefix, auction_id),
+            ledger=entry.ledger,
+            digest=entry.digest,
+            lot_ends=entry.lot_ends,
+            note=lambda size: self.note(auction_id, entry, size),
+            keys=self.trusted,
+            published=auction.finished or official,
+        )
 
 
 # ---------------------------------------------------------------- receipts
