@@ -117,6 +117,41 @@ _ID = [
 ]
 
 
+def _query(name: str, *, required: bool = False, boolean: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = (
+        {"type": "string", "enum": ["0", "1", "true", "false"]}
+        if boolean
+        else {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    )
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+def _record_paths() -> dict[str, Any]:
+    """The verifiable record's routes (gateway/transparency.py, docs/record.md)."""
+    base = "/api/auctions/{auction_id}"
+    return {
+        f"{base}/checkpoint": {
+            "parameters": _ID,
+            "get": _op("The latest signed checkpoint of the auction's log", optional_auth=True),
+        },
+        f"{base}/log": {
+            "parameters": [*_ID, _query("from"), _query("limit"), _query("proofs", boolean=True)],
+            "get": _op("The log's leaves as the role may see them", optional_auth=True),
+        },
+        f"{base}/proof/inclusion": {
+            "parameters": [*_ID, _query("index", required=True), _query("size")],
+            "get": _op("An RFC 9162 inclusion proof (a receipt)", optional_auth=True),
+        },
+        f"{base}/proof/consistency": {
+            "parameters": [*_ID, _query("from", required=True), _query("to")],
+            "get": _op("An RFC 9162 consistency proof", optional_auth=True),
+        },
+        "/.well-known/underbid-keys.json": {
+            "get": _op("The public keys that sign the checkpoints, with their windows"),
+        },
+    }
+
+
 def _document() -> dict[str, Any]:
     controls = {
         f"/api/auctions/{{auction_id}}/controls/{action}": {
@@ -163,8 +198,12 @@ def _document() -> dict[str, Any]:
             },
             "/api/auctions/{auction_id}/record": {
                 "parameters": _ID,
-                "get": _op("The audit record (officials)", secure=True),
+                "get": _op(
+                    "The sealed audit record (officials; anyone who may watch, once finished)",
+                    optional_auth=True,
+                ),
             },
+            **_record_paths(),
             "/api/auctions/{auction_id}/people": {
                 "parameters": _ID,
                 "get": _op("Admitted bidders and who is connected (officials)", secure=True),
