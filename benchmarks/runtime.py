@@ -131,7 +131,10 @@ async def durable_bids(
     *,
     snapshot_every: int,
     profile: bool,
+    on_runtime: Callable[[Runtime], object] | None = None,
 ) -> Throughput:
+    """``on_runtime`` is called with the runtime before the bids (to subscribe
+    a listener, as benchmarks/record.py does)."""
     journal = _journal(RecordingJournal, url, prefix)
     assert isinstance(journal, RecordingJournal)
     runtime = Runtime(
@@ -142,6 +145,8 @@ async def durable_bids(
         snapshot_every=snapshot_every,
     )
     await runtime.start()
+    if on_runtime is not None:
+        on_runtime(runtime)
     ids = [f"a{i}" for i in range(auctions)]
     for auction_id in ids:
         await runtime.create(_spec(auction_id))

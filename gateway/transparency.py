@@ -46,7 +46,7 @@ from starlette.routing import BaseRoute, Route
 
 from auction.core.engine import Auction, Outcome
 from auction.core.events import Event, LotEnded, decode_event, encode_event, event_to_dict
-from auction.core.ledger import Ledger, log_key, salt, spec_digest
+from auction.core.ledger import Ledger, log_key, spec_digest
 from auction.core.merkle import ProofError
 from auction.core.projection import project
 from auction.runtime.host import RuntimeError_
@@ -428,7 +428,7 @@ async def read_log(request: Request) -> Response:
         full = _visible(auction, event, role, bidder)
         if full is not None:
             item["event"] = full
-            item["salt"] = salt(entry.ledger.key, seq).hex()
+            item["salt"] = entry.ledger.salt(seq).hex()
         else:
             item["event"] = project(auction, event, role)  # what the live stream showed
             item["hidden"] = True

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from auction.core.errors import RecordError
-from auction.core.events import EVENT_TYPES, AnyEvent, CommandRejected, Event, event_to_dict
+from auction.core.events import EVENT_TYPES, CommandRejected, Event, event_to_dict
 from auction.core.formats.base import ENDED
 from auction.core.money import score_to_str
 
@@ -35,7 +35,16 @@ RECORD_VERSION = 1
 
 RECORD_KEYS = frozenset({"seq", "time", "leaf", "salt"})
 """Keys of a record's event that are about its place in the record, not the event."""
-_TYPES: dict[str, type[Event]] = {str(t.__struct_config__.tag): t for t in EVENT_TYPES}
+_SHAPES: dict[str, tuple[type[Event], tuple[str, ...], frozenset[str], int]] = {
+    str(t.__struct_config__.tag): (
+        t,
+        t.__struct_fields__,
+        frozenset(t.__struct_fields__) | RECORD_KEYS | {"type"},
+        len(t.__struct_fields__) - len(t.__struct_defaults__),
+    )
+    for t in EVENT_TYPES
+}
+"""Per event type: its class, fields in order, the keys allowed, how many are required."""
 
 
 def iso(ms: int) -> str:
@@ -139,24 +148,23 @@ def event_from_record(item: Mapping[str, Any], where: str = "event") -> Event:
     if not isinstance(item, Mapping):
         raise RecordError(where, "an event is an object")
     kind = item.get("type")
-    cls = _TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
+    shape = _SHAPES.get(kind) if isinstance(kind, str) else None
+    if shape is None:
         raise RecordError(f"{where}.type", f"{kind!r} is not an event type")
-    fields = cls.__struct_fields__
-    extra = sorted(set(item) - set(fields) - RECORD_KEYS - {"type"})
-    if extra:
-        raise RecordError(f"{where}.{extra[0]}", f"a {kind} event has no such field")
-    defaults = len(fields) - len(cls.__struct_defaults__)
+    cls, fields, allowed, required = shape
+    if not allowed.issuperset(item):
+        extra = sorted(set(item) - allowed)[0]
+        raise RecordError(f"{where}.{extra}", f"a {kind} event has no such field")
     values: list[Any] = [kind]
     for i, name in enumerate(fields):
         if name in item:
             values.append(item[name])
-        elif i >= defaults:
-            values.append(cls.__struct_defaults__[i - defaults])
-        else:
+        elif i < required:
             raise RecordError(f"{where}.{name}", f"a {kind} event needs this field")
+        else:
+            break  # trailing fields with defaults may be left out of an array
     try:
-        event: Event = msgspec.convert(values, AnyEvent, strict=True)
+        event: Event = msgspec.convert(values, cls, strict=True)
     except msgspec.ValidationError as exc:
         text = str(exc)
         field = where

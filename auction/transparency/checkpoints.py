@@ -74,7 +74,9 @@ def origin_of(prefix: str, auction_id: str) -> str:
 
 def sign_checkpoint(checkpoint: Checkpoint, keys: Sequence[SigningKey]) -> str | None:
     """The signed note, by every key valid at the checkpoint's time (None: no key is)."""
-    signers = [(k.key, k.private) for k in keys if k.window.covers(checkpoint.time)]
+    signers = [
+        (k.key.name, k.trusted.key.id, k.private) for k in keys if k.window.covers(checkpoint.time)
+    ]
     if not signers:
         return None
     return sign(checkpoint.text(), signers)

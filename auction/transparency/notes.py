@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -104,7 +106,7 @@ class VerifierKey:
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
+            _public_key(self.public).verify(signature, message)
         except InvalidSignature:
             return False
         return True
@@ -189,14 +191,17 @@ def check_text(text: str) -> None:
         raise NoteError("a note's text has no control characters but newlines")
 
 
-def sign(text: str, keys: list[tuple[SignerKey, Ed25519PrivateKey]]) -> str:
-    """The signed note of ``text`` with one signature line per key (in order)."""
+def sign(text: str, signers: Sequence[tuple[str, bytes, Ed25519PrivateKey]]) -> str:
+    """The signed note of ``text``, one signature line per ``(name, key id, private key)``."""
     check_text(text)
     message = text.encode()
-    lines = [
-        Signature(key.name, key.verifier.id, private.sign(message)).line() for key, private in keys
-    ]
+    lines = [Signature(name, kid, private.sign(message)).line() for name, kid, private in signers]
     return text + "\n" + "".join(lines)
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(public: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(public)
 
 
 def parse(note: str) -> Note:

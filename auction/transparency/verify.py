@@ -40,7 +40,7 @@ from typing import Any
 from auction.core.engine import Auction
 from auction.core.errors import RecordError, SpecError
 from auction.core.events import CommandRejected, Event, encode_event
-from auction.core.ledger import entry_bytes, key_commitment, salt, spec_digest
+from auction.core.ledger import SALT_BYTES, entry_bytes, key_commitment, salts, spec_digest
 from auction.core.merkle import MerkleTree, ProofError, leaf_hash, verify_consistency
 from auction.core.money import format_amount
 from auction.core.record import RECORD_VERSION, event_from_record, iso, result
@@ -262,7 +262,9 @@ class _Run:
     # 4, 5 --------------------------------------------------------- events
     def sequence_and_leaves(self) -> None:
         expected = 1
-        for i, item in enumerate(self.record["events"]):
+        items = self.record["events"]
+        keystream = salts(self.key, 1, len(items)) if items else b""
+        for i, item in enumerate(items):
             name = _event_name(i, item)
             seq = item.get("seq") if isinstance(item, Mapping) else None
             if not isinstance(seq, int) or isinstance(seq, bool):
@@ -286,7 +288,8 @@ class _Run:
                     f"events[{i}].time",
                     f"{name}: time {item.get('time')!r} is not its at ({iso(event.at)})",
                 )
-            leaf = leaf_hash(entry_bytes(seq, salt(self.key, seq), encode_event(event)))
+            salt = keystream[SALT_BYTES * i : SALT_BYTES * (i + 1)]
+            leaf = leaf_hash(entry_bytes(seq, salt, encode_event(event)))
             claimed = item.get("leaf")
             if not isinstance(claimed, str) or claimed != leaf.hex():
                 if not isinstance(claimed, str):

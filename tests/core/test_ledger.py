@@ -5,10 +5,10 @@ journal's stored bytes."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 
 import msgpack
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from auction.core.engine import Auction
 from auction.core.events import BidPlaced, LotStarted, decode_event, encode_event, event_to_dict
@@ -19,6 +19,7 @@ from auction.core.ledger import (
     key_commitment,
     log_key,
     salt,
+    salts,
     spec_digest,
 )
 from auction.core.merkle import leaf_hash
@@ -34,7 +35,12 @@ BID = BidPlaced(
 
 def test_entry_bytes_are_messagepack_seq_salt_event_as_any_library_writes_them() -> None:
     s = salt(KEY, 7)
-    assert s == hmac.digest(KEY, (7).to_bytes(8, "big"), "sha256")
+    stream = Cipher(algorithms.ChaCha20(KEY, bytes(16)), mode=None).encryptor().update(bytes(256))
+    assert s == stream[6 * 32 : 7 * 32]  # the 7th 32-byte slice of the keystream
+    assert salts(KEY, 1, 8) == stream
+    assert salts(KEY, 6, 3) == stream[5 * 32 : 8 * 32]
+    ledger = Ledger("x", KEY)
+    assert [ledger.salt(n) for n in (7, 1, 600, 8)] == [salt(KEY, n) for n in (7, 1, 600, 8)]
     data = entry_bytes(7, s, encode_event(BID))
     fields = ["bid_placed", 1_796_112_000_000, "1", "b1", 4_750_000, "c-17", ""]
     assert data == msgpack.packb([7, s, fields], use_bin_type=True)
@@ -49,7 +55,7 @@ def test_the_bytes_are_pinned() -> None:
     assert spec_digest({"b": 1, "a": [2**63 - 1, "\u0456"]}).hex() == PINNED_SPEC
 
 
-PINNED_LEAF = "dc6f7af204c1caeeb6df38ded803768e2f153002cbd23c64790506759966061a"
+PINNED_LEAF = "be4dc805f57e5748ecdad5697d3a01717d44e2d640de1541ae2293155ee89831"
 PINNED_LOG_KEY = "a70a230ba6afd8e31bfd0e53d8f563e865045ab46de37e7cc34e88e2fac35b49"
 PINNED_COMMITMENT = "5064ecd78ef60b364b07fac69e177833dac256723c7300b5a59f7aef1c0a9234"
 PINNED_SPEC = "6ed4f56d6ec15c73dbc70e218aa0195bfe595d77b3e1007bb7f3df02383ae9d5"

@@ -46,7 +46,7 @@ def test_the_go_note_vector_signs_and_verifies_byte_for_byte() -> None:
     signer = SignerKey.decode(GO_SIGNER)
     assert signer.encode() == GO_SIGNER
     assert signer.verifier.encode() == GO_VERIFIER
-    note = sign(GO_TEXT, [(signer, signer.signer())])
+    note = sign(GO_TEXT, [(signer.name, signer.verifier.id, signer.signer())])
     assert note == GO_TEXT + "\n" + GO_SIGNATURE
     parsed = parse(note)
     assert signed_by(parsed, VerifierKey.decode(GO_VERIFIER)) is True
