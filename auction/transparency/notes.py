@@ -68,6 +68,27 @@ def _b64decode(text: str, what: str) -> bytes:
         raise NoteError(f"{what} is not valid base64") from None
 
 
+_PRIVATE: Final = "PRIVATE+KEY+"
+
+
+def _encode_key(prefix: str, name: str, hex_id: str, key: bytes) -> str:
+    return f"{prefix}{name}+{hex_id}+{base64.b64encode(bytes([ED25519]) + key).decode()}"
+
+
+def _decode_key(text: str, prefix: str, kind: str) -> tuple[str, str, bytes]:
+    """(name, key id in lower-case hex, the 32 key bytes) of a C2SP key string."""
+    text = text.strip()
+    parts = text[len(prefix) :].split("+", 2) if text.startswith(prefix) else []
+    if len(parts) != 3:
+        raise NoteError(f"a {kind} key is {prefix}NAME+KEYID+BASE64")
+    name, hex_id, raw = parts
+    check_name(name)
+    data = _b64decode(raw, f"the {kind} key")
+    if len(data) != 33 or data[0] != ED25519:
+        raise NoteError(f"the {kind} key is not an Ed25519 key")
+    return name, hex_id.lower(), data[1:]
+
+
 @dataclass(frozen=True, slots=True)
 class VerifierKey:
     """A public key under a name: checks signatures."""
@@ -86,21 +107,13 @@ class VerifierKey:
 
     def encode(self) -> str:
         """``name+keyid+base64`` (the C2SP verifier key string)."""
-        raw = base64.b64encode(bytes([ED25519]) + self.public).decode()
-        return f"{self.name}+{self.hex_id}+{raw}"
+        return _encode_key("", self.name, self.hex_id, self.public)
 
     @classmethod
     def decode(cls, text: str) -> VerifierKey:
-        parts = text.strip().split("+", 2)
-        if len(parts) != 3:
-            raise NoteError("a verifier key is NAME+KEYID+BASE64")
-        name, hex_id, raw = parts
-        check_name(name)
-        data = _b64decode(raw, "the verifier key")
-        if len(data) != 33 or data[0] != ED25519:
-            raise NoteError("the verifier key is not an Ed25519 key")
-        key = cls(name, data[1:])
-        if key.hex_id != hex_id.lower():
+        name, hex_id, data = _decode_key(text, "", "verifier")
+        key = cls(name, data)
+        if key.hex_id != hex_id:
             raise NoteError(f"the verifier key's id {hex_id} does not match its key")
         return key
 
@@ -139,21 +152,13 @@ class SignerKey:
 
     def encode(self) -> str:
         """``PRIVATE+KEY+name+keyid+base64`` (the C2SP signer key string)."""
-        raw = base64.b64encode(bytes([ED25519]) + self.seed).decode()
-        return f"PRIVATE+KEY+{self.name}+{self.verifier.hex_id}+{raw}"
+        return _encode_key(_PRIVATE, self.name, self.verifier.hex_id, self.seed)
 
     @classmethod
     def decode(cls, text: str) -> SignerKey:
-        parts = text.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise NoteError("a signer key is PRIVATE+KEY+NAME+KEYID+BASE64")
-        name, hex_id, raw = parts[2:]
-        check_name(name)
-        data = _b64decode(raw, "the signer key")
-        if len(data) != 33 or data[0] != ED25519:
-            raise NoteError("the signer key is not an Ed25519 key")
-        key = cls(name, data[1:])
-        if key.verifier.hex_id != hex_id.lower():
+        name, hex_id, data = _decode_key(text, _PRIVATE, "signer")
+        key = cls(name, data)
+        if key.verifier.hex_id != hex_id:
             raise NoteError(f"the signer key's id {hex_id} does not match its key")
         return key
 

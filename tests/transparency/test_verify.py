@@ -39,6 +39,20 @@ def amount_field(event: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------- tamperings
+def _renumber(r: Record, start: int) -> None:
+    for j, e in enumerate(r["events"][start:], start=start):
+        e["seq"] = j + 1
+
+
+def _insert_forged(r: Record) -> int:
+    """A copy of a bid with another amount, right after it; returns the bid's index."""
+    i = bid_index(r)
+    forged = copy.deepcopy(r["events"][i])
+    forged[amount_field(forged)] -= 1
+    r["events"].insert(i + 1, forged)
+    return i
+
+
 def delete(r: Record) -> tuple[str, str]:
     i = bid_index(r)
     del r["events"][i]
@@ -48,26 +62,18 @@ def delete(r: Record) -> tuple[str, str]:
 def delete_and_renumber(r: Record) -> tuple[str, str]:
     i = bid_index(r)
     del r["events"][i]
-    for j, e in enumerate(r["events"][i:], start=i):
-        e["seq"] = j + 1
+    _renumber(r, i)
     return "leaves", f"events[{i}] (seq {i + 1}"
 
 
 def insert(r: Record) -> tuple[str, str]:
-    i = bid_index(r)
-    forged = copy.deepcopy(r["events"][i])
-    forged[amount_field(forged)] -= 1
-    r["events"].insert(i + 1, forged)
+    i = _insert_forged(r)
     return "sequence", f"events[{i + 1}] (seq {i + 1}"
 
 
 def insert_and_renumber(r: Record) -> tuple[str, str]:
-    i = bid_index(r)
-    forged = copy.deepcopy(r["events"][i])
-    forged[amount_field(forged)] -= 1
-    r["events"].insert(i + 1, forged)
-    for j, e in enumerate(r["events"][i + 1 :], start=i + 1):
-        e["seq"] = j + 1
+    i = _insert_forged(r)
+    _renumber(r, i + 1)
     return "leaves", f"events[{i + 1}] (seq {i + 2}"
 
 
