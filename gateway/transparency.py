@@ -76,6 +76,11 @@ MAX_PENDING: Final = 100_000
 """Events kept while an auction's log is read back from the journal; past that, re-read."""
 NOTE_CACHE: Final = 256
 """Signed checkpoints kept per auction (any size can be signed again: it is deterministic)."""
+MAX_LOGS: Final = 64
+"""Logs kept in memory beyond those of running auctions: a finished auction's log
+(about 150 bytes per event) is dropped, least recently used first, and read back
+from the journal when asked for again."""
+"""Signed checkpoints kept per auction (any size can be signed again: it is deterministic)."""
 
 _ACTORS: Final = ("bidder", "actor")
 
@@ -162,7 +167,23 @@ class Transparency:
         ledger = Ledger(auction_id, log_key(self.gateway.secret, auction_id))
         entry = AuctionLog(ledger, spec_digest(spec.raw))
         self.logs[auction_id] = entry
+        self._evict()
         return entry
+
+    def _evict(self) -> None:
+        """Drop the least recently used logs of finished auctions past :data:`MAX_LOGS`."""
+        if len(self.logs) <= MAX_LOGS:
+            return
+        runtime = self.gateway.runtime
+        for auction_id, entry in list(self.logs.items())[:-1]:  # never the newest
+            if len(self.logs) <= MAX_LOGS:
+                return
+            try:
+                finished = runtime.auction(auction_id).finished
+            except RuntimeError_:
+                finished = True  # no longer hosted here: nothing will extend it
+            if finished and entry.loading is None:
+                del self.logs[auction_id]
 
     def on_durable(self, auction_id: str, first_seq: int, events: list[Event]) -> None:
         """The runtime's listener: fold the events, send the checkpoints that are due."""
@@ -218,7 +239,11 @@ class Transparency:
 
     async def log_of(self, auction_id: str) -> AuctionLog:
         """The auction's log, complete up to what is durable now."""
-        entry = self.logs.get(auction_id) or self._new(auction_id)
+        entry = self.logs.pop(auction_id, None)
+        if entry is None:
+            entry = self._new(auction_id)
+        else:
+            self.logs[auction_id] = entry  # the most recently used, last
         durable = self.gateway.runtime.durable_seq(auction_id)
         if entry.size < durable and entry.loading is None:
             entry.loading = asyncio.get_running_loop().create_task(self._load(auction_id, entry))

@@ -302,3 +302,25 @@ async def test_the_record_and_the_proofs_refuse_what_they_must(server: LiveServe
     assert official.json()["log"]["log_key"] is not None  # officials see all, always
     unknown = await http.get("/api/auctions/nope/log")
     assert unknown.status_code == 404
+
+
+async def test_logs_of_finished_auctions_are_dropped_and_read_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gateway.transparency.MAX_LOGS", 1)
+    async with live_server(FAST) as server:
+        first = await server.create(open_spec(2, id="rec-done", start_at=now_ms()))
+        await eventually(lambda: server.gateway.runtime.durable_seq(first) >= 2, timeout=5)
+        response = await server.http.post(
+            f"/api/auctions/{first}/controls/cancel", json={"reason": "test"}, headers=server.auth()
+        )
+        assert response.status_code == 200, response.text
+        transparency = server.gateway.transparency
+        done = await transparency.log_of(first)
+        levels = done.ledger.tree.levels
+        second = await server.create(open_spec(2, id="rec-live", start_at=now_ms()))
+        await eventually(lambda: second in transparency.logs, timeout=5)
+        assert first not in transparency.logs  # finished, least recently used: dropped
+        again = await transparency.log_of(first)
+        assert again.ledger.tree.levels == levels
+        assert second in transparency.logs  # running: kept
