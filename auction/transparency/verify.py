@@ -265,7 +265,6 @@ class _Run:
         items = self.record["events"]
         keystream = salts(self.key, 1, len(items)) if items else b""
         for i, item in enumerate(items):
-            name = _event_name(i, item)
             seq = item.get("seq") if isinstance(item, Mapping) else None
             if not isinstance(seq, int) or isinstance(seq, bool):
                 raise Discrepancy("sequence", f"events[{i}].seq", "missing or not an integer")
@@ -277,26 +276,31 @@ class _Run:
                 else:
                     gap = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
                     why = f"seq {seq} where {expected} was due: events {gap} are missing"
-                raise Discrepancy("sequence", name, why)
+                raise Discrepancy("sequence", _event_name(i, item), why)
             try:
                 event = event_from_record(item, f"events[{i}]")
             except RecordError as exc:
-                raise Discrepancy("sequence", exc.field, f"{name}: {exc.message}") from None
+                raise Discrepancy(
+                    "sequence", exc.field, f"{_event_name(i, item)}: {exc.message}"
+                ) from None
             if item.get("time") != iso(event.at):
                 raise Discrepancy(
                     "sequence",
                     f"events[{i}].time",
-                    f"{name}: time {item.get('time')!r} is not its at ({iso(event.at)})",
+                    f"{_event_name(i, item)}: time {item.get('time')!r} is not its at "
+                    f"({iso(event.at)})",
                 )
             salt = keystream[SALT_BYTES * i : SALT_BYTES * (i + 1)]
             leaf = leaf_hash(entry_bytes(seq, salt, encode_event(event)))
             claimed = item.get("leaf")
             if not isinstance(claimed, str) or claimed != leaf.hex():
                 if not isinstance(claimed, str):
-                    raise Discrepancy("leaves", f"events[{i}].leaf", f"{name}: no leaf hash")
+                    raise Discrepancy(
+                        "leaves", f"events[{i}].leaf", f"{_event_name(i, item)}: no leaf hash"
+                    )
                 raise Discrepancy(
                     "leaves",
-                    name,
+                    _event_name(i, item),
                     "its fields do not hash to the leaf logged for it: the event was "
                     "changed after it was logged (or inserted)",
                 )
