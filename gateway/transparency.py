@@ -114,14 +114,11 @@ class AuctionLog:
         skip = self.size + 1 - first_seq
         if skip < 0:
             raise ValueError(f"gap: event {first_seq} after {self.size}")
-        ends: list[int] = []
-        times = self.times
-        add = self.ledger.add_stored
-        for seq, event in enumerate(events[skip:], start=first_seq + skip):
-            add(seq, encode_event(event))
-            times.append(event.at)
-            if type(event) is LotEnded:
-                ends.append(seq)
+        new = events[skip:] if skip else events
+        first = first_seq + skip
+        self.ledger.add_all(first, [encode_event(event) for event in new])
+        self.times.extend([event.at for event in new])
+        ends = [seq for seq, e in enumerate(new, start=first) if type(e) is LotEnded]
         self.lot_ends.extend(ends)
         return ends
 
