@@ -159,17 +159,17 @@ class Ledger:
             offset = base + i * SALT_BYTES
             h = leaf_hasher.copy()
             h.update(encode([first_seq + i, run[offset : offset + SALT_BYTES], raw(data)]))
-            leaves.append(h.digest())
-            row, n, height = leaves, len(leaves), 0
+            leaves += h.digest()
+            row, n, height = leaves, first_seq + i, 0
             while not n & 1:  # a subtree just became complete: its parent too
                 parent = node_hasher.copy()
-                parent.update(row[-2] + row[-1])
+                parent.update(row[-64:])
                 height += 1
                 if height == len(levels):
-                    levels.append([])
+                    levels.append(bytearray())
                 row = levels[height]
-                row.append(parent.digest())
-                n = len(row)
+                row += parent.digest()
+                n = len(row) >> 5
 
     def add(self, first_seq: int, events: Iterable[Event]) -> None:
         """Append events as the journal stored them, from ``first_seq`` on."""

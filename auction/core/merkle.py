@@ -68,22 +68,24 @@ def _split(n: int) -> int:
 class MerkleTree:
     """An append-only RFC 9162 tree over leaf hashes.
 
-    ``levels[h][i]`` is the hash of the complete subtree of ``2**h`` leaves
-    starting at leaf ``i * 2**h``; a subtree that is not complete yet is never
-    stored, so nothing already stored changes when leaves are appended.
+    ``levels[h]`` holds, 32 bytes each, the hashes of the complete subtrees of
+    ``2**h`` leaves, the ``i``-th starting at leaf ``i * 2**h``; a subtree that
+    is not complete yet is never stored, so nothing stored changes when leaves
+    are appended. One ``bytearray`` per level: 32 bytes per hash, and nothing
+    for the garbage collector to walk, however large the tree.
     """
 
     __slots__ = ("levels",)
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
-        self.levels: list[list[bytes]] = [[]]
+        self.levels: list[bytearray] = [bytearray()]
         """Complete subtree hashes by height; ``levels[0]`` are the leaf hashes."""
         for leaf in leaves:
             self.append(leaf)
 
     @property
     def size(self) -> int:
-        return len(self.levels[0])
+        return len(self.levels[0]) // HASH_SIZE
 
     def append(self, leaf: bytes) -> int:
         """Add a leaf hash; returns its index."""
@@ -91,31 +93,32 @@ class MerkleTree:
             raise ValueError(f"a leaf hash has {HASH_SIZE} bytes, not {len(leaf)}")
         levels = self.levels
         row = levels[0]
-        row.append(leaf)
-        index = n = len(row)
+        row += leaf
+        index = n = len(row) // HASH_SIZE
         height = 0
         while not n & 1:  # a subtree just became complete: its parent too
             h = _NODE_HASH.copy()
-            h.update(row[-2] + row[-1])
+            h.update(row[-2 * HASH_SIZE :])
             height += 1
             if height == len(levels):
-                levels.append([])
+                levels.append(bytearray())
             row = levels[height]
-            row.append(h.digest())
-            n = len(row)
+            row += h.digest()
+            n = len(row) // HASH_SIZE
         return index - 1
 
     def leaf(self, index: int) -> bytes:
         if not 0 <= index < self.size:
             raise ProofError(f"no leaf {index} in a tree of {self.size}")
-        return self.levels[0][index]
+        return bytes(self.levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
     def _subtree(self, start: int, end: int) -> bytes:
         """MTH of leaves ``[start, end)``, from the stored complete subtrees."""
         n = end - start
         if n & (n - 1) == 0:  # a power of two, aligned by construction: stored
             height = n.bit_length() - 1
-            return self.levels[height][start >> height]
+            at = (start >> height) * HASH_SIZE
+            return bytes(self.levels[height][at : at + HASH_SIZE])
         k = _split(n)
         return sha256(
             _NODE + self._subtree(start, start + k) + self._subtree(start + k, end)

@@ -62,7 +62,7 @@ def log_section(
     size = len(events)
     leaves = ledger.tree.levels[0]
     for i, item in enumerate(events):
-        item["leaf"] = leaves[i].hex()
+        item["leaf"] = leaves[32 * i : 32 * i + 32].hex()
     sizes = [s for s in lot_ends if s < size] + ([size] if size else [])
     record["log"] = {
         "origin": origin,
