@@ -281,7 +281,8 @@ async def test_the_record_and_the_proofs_refuse_what_they_must(server: LiveServe
     http = server.http
     for path in ("log", "checkpoint", "proof/inclusion?index=0", "record"):
         response = await http.get(f"/api/auctions/{aid}/{path}")
-        assert response.status_code == 401, path
+        assert response.status_code == 404, path  # a private auction is not revealed
+        assert response.json()["code"] == "unknown_auction"
     bidder = {"authorization": f"Bearer {await server.issue(aid, bidder='b1')}"}
     assert (await http.get(f"/api/auctions/{aid}/record", headers=bidder)).status_code == 403
     await eventually(lambda: server.gateway.runtime.durable_seq(aid) >= 1, timeout=5)
