@@ -31,7 +31,11 @@ def add_commands(sub: Any) -> None:
         description="Check an audit record: signatures, leaves, roots, consistency, "
         "receipts, and a replay through the engine. Exit 0: verified; 1: not; 2: bad input.",
     )
-    ver.add_argument("record", help="the audit record: a JSON file, - for stdin, or an http(s) URL")
+    ver.add_argument(
+        "record",
+        metavar="RECORD",
+        help="the audit record: a JSON file, - for stdin, or an http(s) URL",
+    )
     trust = ver.add_mutually_exclusive_group()
     trust.add_argument(
         "--key",
@@ -47,18 +51,21 @@ def add_commands(sub: Any) -> None:
         "--receipt",
         metavar="FILE",
         action="append",
-        default=[],
         help="also check this receipt (repeat for several)",
     )
     ver.add_argument("--json", action="store_true", help="print the verdict as JSON")
     ver.set_defaults(run=run_verify)
 
-    keys = sub.add_parser("keys", help="create the keys that sign the auctions' logs")
+    keys = sub.add_parser(
+        "keys",
+        help="create the keys that sign the auctions' logs",
+        description="Signing keys of the auctions' transparency logs (docs/record.md).",
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     new = keys_sub.add_parser(
         "new", help="write a new Ed25519 key pair: FILE (private) and FILE.pub.json (public)"
     )
-    new.add_argument("file", help="where to write the private key file (mode 0600)")
+    new.add_argument("file", metavar="FILE", help="where to write the private key file (mode 0600)")
     new.add_argument(
         "--name", default="underbid", help="the key's name in signatures (default underbid)"
     )
@@ -120,7 +127,7 @@ def run_verify(args: argparse.Namespace) -> int:
     except KeyFileError as exc:
         raise InputError(str(exc)) from None
     record = _load(args.record)
-    receipts = [(path, _load(path)) for path in args.receipt]
+    receipts = [(path, _load(path)) for path in args.receipt or ()]
     verdict = verify_record(record, trusted, receipts)
     if args.json:
         problem = verdict.problem
