@@ -44,9 +44,7 @@ def capacity(auctions: int, nodes: int, slack: float = SLACK) -> int:
     return max(1, math.ceil(slack * auctions / nodes))
 
 
-def assign(
-    auctions: Iterable[str], nodes: Iterable[str], slack: float = SLACK
-) -> dict[str, str]:
+def assign(auctions: Iterable[str], nodes: Iterable[str], slack: float = SLACK) -> dict[str, str]:
     """Auction -> the node that should own it. Empty when there is no node."""
     pool = sorted(set(nodes))
     wanted = sorted(set(auctions), key=lambda a: (_weight(a), a))
