@@ -74,6 +74,7 @@ from gateway.transparency import Transparency
 from gateway.transparency import routes as record_routes
 from gateway.viewcache import ViewCache
 from gateway.ws import Sockets
+from gateway.zones import check_time_zone
 
 log = logging.getLogger("underbid.gateway")
 
@@ -365,6 +366,7 @@ async def list_auctions(request: Request) -> Response:
                 "start_at": auction.spec.start_at,
                 "next_deadline": auction.next_deadline(),
                 "public": auction.spec.public,
+                "time_zone": auction.spec.time_zone,
             }
         )
     return JSONResponse({"server_time": gateway.clock.now_ms(), "auctions": items})
@@ -388,6 +390,7 @@ async def create_auction(request: Request) -> Response:
         # Decoding and validating the largest allowed spec takes ~100 ms of
         # Python: in a thread, the event loop keeps serving everyone else.
         spec = await asyncio.to_thread(_decode_spec, body, limits.max_json_depth)
+        check_time_zone(spec.time_zone)
         await gateway.runtime.create(spec)
     except SpecError as exc:
         raise Problem(422, "invalid_spec", str(exc), exc.field) from None

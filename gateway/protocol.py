@@ -29,7 +29,7 @@ that a v1 server may add optional fields and messages)::
     events         server_time, items=[{seq, event}]               the events of one loop turn
     ack            bid_id, seq, server_time, duplicate=False,      the command is durable; its
                    leaf_index=None                                 event is that log leaf
-    rejected       bid_id, code, message, server_time              the engine refused it
+    rejected       bid_id, code, message, server_time, limit=None  the engine refused it
     resync         server_time, seq, view                          missed events too old: new view
     error          code, message                                   protocol-level error
     pong           nonce, server_time                              answer to ping
@@ -313,6 +313,9 @@ class Rejected(ServerMessage, frozen=True, kw_only=True, tag="rejected"):
     """The engine's :class:`auction.core.errors.Code`, or ``unavailable``, ``forbidden``..."""
     message: str
     server_time: Millis
+    limit: int | None = None
+    """The largest amount allowed now, for ``step_too_small`` and ``above_ceiling``
+    (minor units), so that a page can say it in its own language; else None."""
 
 
 class Resync(ServerMessage, frozen=True, kw_only=True, tag="resync"):

@@ -774,7 +774,11 @@ class AuctionSocket(asyncio.Protocol):
             gateway.metrics.inc("bids_total", result=code)
             self.send(
                 p.Rejected(
-                    bid_id=bid_id, code=code, message=outcome.rejection.message, server_time=now
+                    bid_id=bid_id,
+                    code=code,
+                    message=outcome.rejection.message,
+                    server_time=now,
+                    limit=outcome.rejection.limit,
                 )
             )
 

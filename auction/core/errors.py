@@ -77,10 +77,13 @@ class SpecError(UnderbidError):
 class BidRejected(UnderbidError):
     """A participant's command breaks a rule. Blamed on the peer, never a bug."""
 
-    def __init__(self, code: Code, message: str) -> None:
+    def __init__(self, code: Code, message: str, *, limit: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.limit = limit
+        """The largest amount allowed (``step_too_small``, ``above_ceiling``), so a
+        client can say it in its own language; None for other codes."""
 
 
 class RecordError(UnderbidError):

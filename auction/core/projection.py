@@ -241,7 +241,13 @@ def project(auction: Auction, event: Event, role: str) -> dict[str, Any] | None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     if role == "official":
-        return event_to_dict(event)
+        data = event_to_dict(event)
+        if isinstance(event, BidPlaced | TurnEnded) and event.lot in auction.rules:
+            # Officials see raw amounts; the adjusted one beside it ranks (charts, logs).
+            scorer = auction.rules[event.lot].scorer
+            if auction.rules[event.lot].lot.scoring != "price":
+                data["score"] = score_to_str(scorer.adjusted(event.bidder, event.amount))
+        return data
     kind = type(event)
     if not event.lot:
         control = _CONTROLS.get(kind)

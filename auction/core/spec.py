@@ -146,6 +146,7 @@ class AuctionIn(_In):
     title: TitleIn = ""
     currency: Annotated[str, Meta(pattern="^[A-Z]{3}$")] = "UAH"
     currency_exponent: Annotated[int, Meta(ge=0, le=4)] = 2
+    time_zone: Annotated[str, Meta(max_length=64)] = ""
     public: bool = True
     closing: Literal["together", "staggered"] = "together"
     stagger_s: Seconds = 0
@@ -258,6 +259,9 @@ class AuctionSpec:
     lots: tuple[LotSpec, ...]
     raw: dict[str, Any] = field(compare=False, repr=False)
     """The input mapping, kept so that the spec can be journaled as given."""
+    time_zone: str = "UTC"
+    """IANA zone the pages show times in (only the syntax is checked here: the
+    core reads no time-zone database; the gateway and the CLI check it exists)."""
 
     def lot(self, lot_id: str) -> LotSpec | None:
         for lot in self.lots:
@@ -268,6 +272,7 @@ class AuctionSpec:
 
 # ------------------------------------------------------------------ parsing
 _PATH_RE = re.compile(r"`\$(.*?)`")
+_ZONE_RE = re.compile(r"UTC|[A-Z][A-Za-z_+-]{1,30}(/[A-Za-z0-9_+-]{1,30}){1,2}")
 _KEY_RE = re.compile(r"Object (?:contains unknown|missing required) field `([^`]*)`")
 
 
@@ -392,6 +397,9 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
         raise SpecError("lots", "an auction needs at least one lot")
     _text(parsed.title, "title", max_chars=MAX_TITLE_CHARS)
     start_at = parse_time_ms(parsed.start_at, "start_at")
+    time_zone = parsed.time_zone or ("Europe/Kyiv" if parsed.currency == "UAH" else "UTC")
+    if not _ZONE_RE.fullmatch(time_zone):
+        raise SpecError("time_zone", "an IANA time zone such as Europe/Kyiv, or UTC")
     stagger = _ms(parsed.stagger_s, "stagger_s", positive=False)
     seen_lots: set[str] = set()
     lots: list[LotSpec] = []
@@ -415,6 +423,7 @@ def parse_spec(data: Mapping[str, Any]) -> AuctionSpec:
         stagger_ms=stagger,
         lots=tuple(lots),
         raw=raw,
+        time_zone=time_zone,
     )
 
 

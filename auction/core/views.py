@@ -42,10 +42,12 @@ def auction_view(auction: Auction, role: str, bidder: str | None = None) -> dict
         "title": spec.title,
         "currency": spec.currency,
         "currency_exponent": spec.currency_exponent,
+        "time_zone": spec.time_zone,
         "role": role,
         "seq": auction.state.seq,
         "clock": auction.state.clock,
         "paused": auction.paused,
+        "paused_at": auction.state.paused_at,
         "cancelled": auction.state.cancelled,
         "finished": auction.finished,
         "next_deadline": auction.next_deadline(),
@@ -105,12 +107,17 @@ def lot_view(
         ),
         "ranked": ranked,
         "ladder": ladder,
+        "started_at": st.started_at,
+        "ended_at": st.ended_at,
+        "sealed": _sealed(rules, st, role, viewer, show_prices),
     }
     if role == "bidder":
         view["you"] = you or {
             "label": rules.label_of(st, viewer or ""),
             "disqualified": viewer in st.disqualified,
         }
+        sealed = lot.bidder(viewer or "")
+        view["your_sealed"] = sealed.amount if sealed else None
     if role == "official":
         view["disqualified"] = list(st.disqualified)
         view["rejections"] = st.rejections
@@ -119,6 +126,32 @@ def lot_view(
         view["winner"] = _winner(rules, st)
     view.update(rules.lot_view(st, role, viewer))
     return view
+
+
+def _sealed(
+    rules: FormatRules[Any], st: LotState, role: str, viewer: str | None, show_prices: bool
+) -> list[dict[str, Any]]:
+    """The sealed bids that stood when the lot started, by label (where the pages'
+    charts begin): amounts as the ladder shows them, none before the start."""
+    if not st.labels:
+        return []
+    revealed = role == "official" or st.status == ENDED
+    features = rules.lot.scoring == "features"
+    out = []
+    for b in st.labels:
+        spec = rules.lot.bidder(b)
+        if spec is None or spec.amount is None:
+            continue
+        entry: dict[str, Any] = {
+            "label": rules.label_of(st, b),
+            "amount": spec.amount
+            if revealed or b == viewer or (show_prices and not features)
+            else None,
+        }
+        if rules.lot.scoring != "price" and (show_prices or b == viewer):
+            entry["score"] = score_to_str(rules.scorer.adjusted(b, spec.amount))
+        out.append(entry)
+    return out
 
 
 def _winner(rules: FormatRules[Any], st: LotState) -> dict[str, Any] | None:

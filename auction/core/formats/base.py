@@ -49,6 +49,8 @@ class LotState(msgspec.Struct, kw_only=True):
     winner: str | None = None
     winning_amount: int | None = None
     ended_at: int | None = None
+    started_at: int | None = None
+    """When the lot went live (``LotStarted``), where its charts begin."""
     rejections: int = 0
 
 
@@ -209,6 +211,7 @@ class FormatRules(Generic[S]):
     def _apply_lot_started(self, st: S, ev: LotStarted) -> None:
         st.status = LIVE
         st.labels = list(ev.labels)
+        st.started_at = ev.at
 
     def _apply_lot_ended(self, st: S, ev: LotEnded) -> None:
         st.status = ENDED

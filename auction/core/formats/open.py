@@ -147,7 +147,9 @@ class OpenRules(FormatRules[OpenState]):
             raise BidRejected(Code.AMOUNT_NOT_POSITIVE, "the amount must be greater than zero")
         if amount > self.lot.start_value:
             raise BidRejected(
-                Code.ABOVE_CEILING, f"bid at most the ceiling of {self.money(self.lot.start_value)}"
+                Code.ABOVE_CEILING,
+                f"bid at most the ceiling of {self.money(self.lot.start_value)}",
+                limit=self.lot.start_value,
             )
         ref = self.reference(st, bidder)
         if ref is not None:
@@ -155,10 +157,11 @@ class OpenRules(FormatRules[OpenState]):
             score = amount if self.price_only else self.scorer.adjusted(bidder, amount)
             if score > target:
                 what = "your best bid" if self.settings.against == "own" else "the best bid"
+                most = self.scorer.max_raw_for(bidder, target)
                 raise BidRejected(
                     Code.STEP_TOO_SMALL,
-                    f"bid at most {self.money(self.scorer.max_raw_for(bidder, target))}: "
-                    f"{what} less the minimum decrement",
+                    f"bid at most {self.money(most)}: {what} less the minimum decrement",
+                    limit=most if most > 0 else None,
                 )
         events: list[Event] = [
             BidPlaced(

@@ -32,8 +32,8 @@ from auction.core.events import (
     TurnEnded,
     TurnStarted,
 )
-from auction.core.formats.base import LIVE, FormatRules, LotState
-from auction.core.money import Score
+from auction.core.formats.base import ENDED, LIVE, FormatRules, LotState
+from auction.core.money import Score, score_to_str
 from auction.core.spec import AuctionSpec, LotSpec, RoundsSpec
 
 PAUSE = "pause"
@@ -56,6 +56,8 @@ class RoundsState(LotState, kw_only=True):
     pending: int | None = None
     """The counted post of the turn in progress, hidden until the turn ends."""
     pending_at: int | None = None
+    history: dict[str, list[int]] = {}
+    """Per bidder, its amount at the end of each of its turns (ProZorro's round table)."""
 
 
 class RoundsRules(FormatRules[RoundsState]):
@@ -176,6 +178,7 @@ class RoundsRules(FormatRules[RoundsState]):
                 Code.STEP_TOO_SMALL,
                 f"bid at most {self.money(limit)}: your amount less the minimal step "
                 f"of {self.money(self.step)}",
+                limit=limit if limit > 0 else None,
             )
         return [
             BidPlaced(
@@ -253,6 +256,7 @@ class RoundsRules(FormatRules[RoundsState]):
         if ev.changed:
             st.amounts[ev.bidder] = ev.amount
             st.amount_at[ev.bidder] = st.pending_at if st.pending_at is not None else ev.at
+        st.history.setdefault(ev.bidder, []).append(ev.amount)
         st.pending = None
         st.pending_at = None
         st.stage = TURN_OVER
@@ -268,6 +272,41 @@ class RoundsRules(FormatRules[RoundsState]):
         super().disqualify(st, bidder, at)
 
     # ----------------------------------------------------------------- view
+    def _table(self, st: RoundsState, role: str, bidder: str | None) -> list[dict[str, Any]]:
+        """ProZorro's round table: per bidder (label order) its sealed bid and its
+        amount after each turn, shown as the ladder shows amounts (views.py): raw
+        to officials, to the bidder itself and after the end, else only the
+        adjusted score under ``features`` scoring."""
+        if not st.labels:
+            return []
+        revealed = role == "official" or st.status == ENDED
+        features = self.lot.scoring == "features"
+        labels = self.labels_of(st)
+        rows = []
+        for b in st.labels:
+            spec = self.lot.bidders[self.index[b]]
+            raw = revealed or b == bidder or not features
+            amounts = [spec.amount, *st.history.get(b, [])]
+
+            def cell(amount: int | None, b: str = b, raw: bool = raw) -> dict[str, Any]:
+                shown: dict[str, Any] = {"amount": amount if raw else None}
+                if self.lot.scoring != "price" and amount is not None:
+                    shown["score"] = score_to_str(self.scorer.adjusted(b, amount))
+                return shown
+
+            row: dict[str, Any] = {
+                "label": labels.get(b, "Bidder"),
+                "cells": [cell(a) for a in amounts],
+                "disqualified": b in st.disqualified,
+            }
+            if b == bidder:
+                row["you"] = True
+            if revealed:
+                row["bidder"] = b
+                row["name"] = spec.name
+            rows.append(row)
+        return rows
+
     def lot_view(self, st: RoundsState, role: str, bidder: str | None) -> dict[str, Any]:
         turn_of = st.order[st.turn] if st.stage == TURN else None
         labels = self.labels_of(st)
@@ -278,7 +317,15 @@ class RoundsRules(FormatRules[RoundsState]):
             "turn": self.label_of(st, turn_of) if turn_of else None,
             "your_turn": bidder is not None and turn_of == bidder,
             "order": [labels.get(b, "Bidder") for b in st.order],
+            "turn_ms": self.settings.turn_ms,
+            "pause_ms": self.settings.pause_ms,
+            "table": self._table(st, role, bidder),
         }
+        if st.stage == PAUSE and st.status == LIVE:
+            # The next round's order is already decided by the amounts standing now.
+            view["next_order"] = [
+                self.label_of(st, b) for b in self.turn_order(st, self.active(st))
+            ]
         if bidder is not None:
             view["max_bid"] = self.max_bid(st, bidder)
             if turn_of == bidder:
