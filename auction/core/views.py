@@ -148,6 +148,8 @@ def _sealed(
             if revealed or b == viewer or (show_prices and not features)
             else None,
         }
+        if revealed:
+            entry["bidder"] = b
         if rules.lot.scoring != "price" and (show_prices or b == viewer):
             entry["score"] = score_to_str(rules.scorer.adjusted(b, spec.amount))
         out.append(entry)

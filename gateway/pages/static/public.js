@@ -4,9 +4,9 @@
 
 (function () {
   const U = window.Underbid;
-  const { el, fact, money } = U;
+  const { el, fact, money, t } = U;
   const auctionId = U.auctionIdFromPath("/watch/");
-  const state = { view: null, points: [], result: null };
+  const state = { view: null, items: [], result: null, closed: "" };
   const $ = (id) => document.getElementById(id);
   const { setView, refresh } = U.viewKeeper({ state, auctionId, render });
 
@@ -14,48 +14,61 @@
     if (state.result) return;
     try {
       state.result = await U.auctionApi(auctionId, "/result");
-      renderResult();
+      render();
     } catch (err) {
       /* not announced yet */
     }
   }
 
+  function events() {
+    return state.items.map((i) => i.event);
+  }
+
   function render() {
     const view = state.view;
-    U.showTitle($("title"), view, "live");
-    $("paused").hidden = !view.paused;
-    $("ended").hidden = !view.finished;
-    if (view.finished) {
-      $("ended").textContent = view.cancelled ? "The auction was cancelled." : "The auction has ended.";
-      loadResult();
-    }
-    $("lots").replaceChildren(...view.lots.map((lot) => renderLot(lot, view)));
+    if (!view) return;
+    U.showTitle($("title"), view, "title.public");
+    $("zone").textContent = t("zone.times", { zone: U.i18n.zoneLabel() });
+    const lot = view.lots.find((l) => l.status !== "ended") || view.lots[0];
+    U.banner("paused", view.paused ? pausedText() : "");
+    U.banner("ended", view.finished ? t(view.cancelled ? "banner.cancelled" : "banner.ended_public") : "");
+    if (view.finished) loadResult();
+    void lot;
+    $("intro").textContent = t(view.finished ? "public.intro_after" : "public.intro");
+    $("lots").replaceChildren(...view.lots.map((l) => renderLot(l, view)));
+    if (state.result) renderResult();
+    U.renderLog($("log"), state.items, view, {});
+  }
+
+  function pausedText() {
+    const reason = lastPauseReason(state.items);
+    return reason ? t("banner.paused_reason", { reason }) : t("banner.paused");
   }
 
   function renderLot(lot, view) {
     const facts = el("dl", { class: "facts" });
     U.stageFacts(facts, lot, view);
-    if (lot.format === "rounds") fact(facts, "Whose turn", lot.turn || "—", "turn");
+    if (lot.format === "rounds" && lot.status === "live") fact(facts, t("fact.turn"), lot.turn ? U.label(lot.turn) : "—", "turn");
     U.priceFact(facts, lot, view);
     U.offerFacts(facts, lot, view);
-    fact(facts, "Bidders", String(lot.bidders), "bidders");
+    fact(facts, t("fact.bidders"), U.i18n.integer(lot.bidders), "bidders");
     const rows = (lot.ladder || []).map((entry) =>
       el(
         "tr",
         {},
         el("td", { text: entry.rank ? `#${entry.rank}` : "—" }),
-        el("td", { text: entry.name ? `${entry.name} (${entry.label})` : entry.label }),
+        el("td", { text: U.bidderCell(entry) }),
         el("td", { class: "num", text: U.shownAmount(entry, view) }),
       ),
     );
     return U.lotCard(lot, view, {
-      heading: view.lots.length > 1 ? el("h2", { text: `Lot ${lot.title || lot.id}` }) : null,
+      heading: view.lots.length > 1 ? el("h2", { text: t("lot.named", { lot: lot.title || lot.id }) }) : null,
       facts,
-      points: state.points,
+      events: events(),
       ranking: U.table({
-        columns: ["Rank", "Bidder", { class: "num", text: "Amount" }],
+        columns: [t("col.rank"), t("col.bidder"), { class: "num", text: t("col.amount") }],
         rows,
-        empty: "No bids yet.",
+        empty: t("ranking.empty"),
       }),
     });
   }
@@ -70,40 +83,66 @@
         el(
           "div",
           { class: "card", "data-testid": "result" },
-          r.lots.length > 1 ? el("h3", { text: `Lot ${lot.title || lot.lot}` }) : null,
-          el("p", { class: "big" }, w ? `Winner: ${w.name} at ${money(w.amount, r)}` : `No winner (${String(lot.outcome).replace(/_/g, " ")})`),
-          w ? el("p", {}, `Savings: ${money(lot.savings, r)} (${lot.savings_percent} %) against ${money(lot.start_value, r)}`) : null,
-          U.table({
-            columns: ["Rank", "Supplier", { class: "num", text: "Amount" }],
-            rows: (lot.ranking || []).map((e) =>
-              el("tr", {}, el("td", { text: e.rank ? `#${e.rank}` : "—" }), el("td", { text: `${e.name} (${e.label})` }), el("td", { class: "num", text: typeof e.amount === "number" ? money(e.amount, r) : "no bid" })),
-            ),
-          }),
+          r.lots.length > 1 ? el("h3", { text: t("lot.named", { lot: lot.title || lot.lot }) }) : null,
+          el("p", { class: "big" }, w ? t("result.winner", { name: w.name, amount: money(w.amount, r) }) : t("result.none", { outcome: U.outcomeName(lot.outcome) })),
+          w ? el("p", {}, t("result.savings", { savings: U.savings(lot.start_value, w.amount, r), start: money(lot.start_value, r) })) : null,
+          U.scroller(
+            U.table({
+              columns: [t("col.rank"), t("col.supplier"), { class: "num", text: t("col.amount") }],
+              rows: (lot.ranking || []).map((e) =>
+                el("tr", {}, el("td", { text: e.rank ? `#${e.rank}` : "—" }), el("td", { text: `${e.name} (${U.label(e.label)})` }), el("td", { class: "num", text: typeof e.amount === "number" ? money(e.amount, r) : t("amount.none") })),
+              ),
+            }),
+          ),
         ),
       );
     }
     $("result").hidden = false;
   }
 
-  const log = $("log");
-  const socket = new U.AuctionSocket(auctionId, "", {
-    onStatus: (s, detail) =>
-      U.connectionBanner($("connection"), s, state.notPublic ? "This auction is not public." : detail),
-    onWelcome: (welcome) => setView(welcome.view),
-    onResync: (view) => setView(view),
-    onEvents: (items) => {
-      U.logEvents(log, items, state.view, { points: state.points });
-      refresh();
-    },
-    onWake: () => refresh(),
-    onError: (message, code) => {
-      if (code === "token_missing") state.notPublic = true;
-    },
-  });
-  window.underbidPage = { socket, state, refresh };
-  if (!auctionId) {
-    U.connectionBanner($("connection"), "closed", "No auction in the address.");
-  } else {
-    socket.connect();
+  function lastPauseReason(items) {
+    for (let i = items.length - 1; i >= 0; i -= 1) {
+      const e = items[i].event;
+      if (e.type === "auction_paused") return e.reason || "";
+      if (e.type === "auction_resumed") return "";
+    }
+    return "";
   }
+
+  U.whenReady(() => {
+    U.i18n.onChange(render);
+    window.addEventListener("resize", () => render());
+    if (!auctionId) {
+      U.connectionStatus("closed", "close.no_auction_in_address");
+      return;
+    }
+    const socket = new U.AuctionSocket(auctionId, "", {
+      onStatus: (s, detail) => {
+        if (s === "closed") state.closed = detail || "closed";
+        U.connectionStatus(s, state.refusal || detail);
+      },
+      onWelcome: (welcome) => setView(welcome.view),
+      onResync: (view) => setView(view),
+      onEvents: (items) => {
+        state.items.push(...items);
+        if (state.items.length > 20000) state.items.splice(0, state.items.length - 20000);
+        render();
+        refresh();
+      },
+      onWake: () => refresh(),
+      onError: async (message, code) => {
+        if (code !== "token_missing") return;
+        // The server does not say which: ask over HTTP (404: no such auction).
+        try {
+          await U.auctionApi(auctionId, "");
+          state.refusal = "public.not_public";
+        } catch (err) {
+          state.refusal = err.status === 404 ? "close.4004" : "public.not_public";
+        }
+        U.connectionStatus("closed", state.refusal);
+      },
+    });
+    window.underbidPage = { socket, state, refresh };
+    socket.connect();
+  });
 })();
