@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from auction.clock import Clock
 from client import AuctionClient
 from gateway.app import OPERATOR, Gateway
 from gateway.server import build, uvicorn_config
@@ -130,13 +131,15 @@ async def live_server(
     redis_url: str | None = None,
     history: int | None = None,
     sndbuf: int | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[LiveServer]:
     """Start a gateway on a free 127.0.0.1 port; stop it (and its clients) after.
 
     ``env`` adds ``UNDERBID_*`` overrides (e.g. ``UNDERBID_LIMITS_BURST``);
     ``redis_url`` selects the Redis journal; ``history`` sets how many events
     the hubs keep for resuming clients; ``sndbuf`` shrinks the kernel send
-    buffer of the server's sockets (to make a non-reading client back up fast).
+    buffer of the server's sockets (to make a non-reading client back up fast);
+    ``clock`` replaces the wall clock (a test that jumps to the next deadline).
     """
     sock = _listening_socket(sndbuf)
     port = sock.getsockname()[1]
@@ -150,7 +153,7 @@ async def live_server(
         overrides["UNDERBID_JOURNAL_REDIS_URL"] = redis_url
     overrides.update(env or {})
     settings = load_settings(None, overrides)
-    gateway, app = build(settings)
+    gateway, app = build(settings, clock)
     if history is not None:
         gateway.hubs.history = history
     server = uvicorn.Server(uvicorn_config(app, settings))

@@ -300,7 +300,7 @@
     if (lot.status === "ended") return;
     const act = (what, fn) => () => {
       const why = whyNot(lot, view, what);
-      if (why) return say(lot.id, { cls: "no", result: "not_now", text: why });
+      if (why) return say(lot.id, { cls: "no", result: "not_now", text: () => whyNot(lot, state.view, what) || why });
       return fn();
     };
     const button = (attrs, what, fn) => {
@@ -310,20 +310,20 @@
     };
     if (lot.format === "rounds") {
       parts.actions.append(
-        button({ text: t("form.cancel") }, "cancel", () => command(lot.id, { type: "cancel" }, t("ok.cancel"))),
+        button({ text: t("form.cancel") }, "cancel", () => command(lot.id, { type: "cancel" }, () => t("ok.cancel"))),
       );
     } else if (lot.format === "japanese") {
       parts.actions.append(
-        button({ class: "primary", text: t("form.accept", { amount: money(lot.price, view) }) }, "accept", () => command(lot.id, { type: "accept" }, t("ok.accept"))),
+        button({ class: "primary", text: t("form.accept", { amount: money(lot.price, view) }) }, "accept", () => command(lot.id, { type: "accept" }, () => t("ok.accept"))),
         button({ text: t("form.leave") }, "leave", async () => {
-          if (await U.confirmDialog(t("confirm.leave"), t("confirm.leave_button"))) command(lot.id, { type: "cancel" }, t("ok.leave"));
+          if (await U.confirmDialog(t("confirm.leave"), t("confirm.leave_button"))) command(lot.id, { type: "cancel" }, () => t("ok.leave"));
         }),
       );
     } else if (lot.format === "dutch") {
       parts.actions.append(
         button({ class: "primary", text: t("form.take", { amount: money(lot.price, view) }) }, "accept", async () => {
           if (await U.confirmDialog(t("confirm.take", { amount: money(lot.price, view) }), t("confirm.take_button"))) {
-            command(lot.id, { type: "accept" }, t("ok.take"));
+            command(lot.id, { type: "accept" }, () => t("ok.take"));
           }
         }),
       );
@@ -379,7 +379,7 @@
   function showAnswer(parts, answer) {
     if (!parts) return;
     parts.answer.className = `answer ${answer ? answer.cls : ""}`;
-    parts.answer.textContent = answer ? answer.text : "";
+    parts.answer.textContent = answer ? (typeof answer.text === "function" ? answer.text() : answer.text) : "";
     if (answer && answer.result) parts.answer.dataset.result = answer.result;
     else delete parts.answer.dataset.result;
   }
@@ -406,15 +406,16 @@
 
   // ------------------------------------------------------------ commands
   async function command(lotId, message, okText, amount) {
-    say(lotId, { cls: "", result: "sending", text: t("answer.sending") });
+    say(lotId, { cls: "", result: "sending", text: () => t("answer.sending") });
     // Always name the lot: a bidder of one lot of several sees only that one.
     const answer = await socket.command({ ...message, lot: lotId });
     if (answer.type === "ack") {
       if (typeof amount === "number") state.posted[lotId] = amount;
-      say(lotId, { cls: "ok", result: "accepted", text: t("answer.accepted", { what: okText }) });
+      say(lotId, { cls: "ok", result: "accepted", text: () => t("answer.accepted", { what: okText() }) });
     } else {
-      const why = U.reason(answer.code, { limit: answer.limit, view: state.view });
-      say(lotId, { cls: "no", result: answer.code, text: t("answer.not_accepted", { reason: why }) });
+      const view = state.view;
+      const why = () => U.reason(answer.code, { limit: answer.limit, view });
+      say(lotId, { cls: "no", result: answer.code, text: () => t("answer.not_accepted", { reason: why() }) });
     }
     refresh();
     return answer;
@@ -445,20 +446,20 @@
     const lot = view.lots.find((l) => l.id === lotId);
     const why = whyNot(lot, view, "bid");
     if (why) {
-      say(lotId, { cls: "no", result: "not_now", text: t("answer.not_sent", { reason: why }) });
+      say(lotId, { cls: "no", result: "not_now", text: () => t("answer.not_sent", { reason: whyNot(lot, view, "bid") || why }) });
       return;
     }
     const amount = U.parseAmount(parts.input.value, view.currency_exponent);
     if (amount === null || amount <= 0) {
-      say(lotId, { cls: "no", result: "invalid_amount", text: t("answer.invalid", { example: example(view) }) });
+      say(lotId, { cls: "no", result: "invalid_amount", text: () => t("answer.invalid", { example: example(view) }) });
       parts.input.focus();
       return;
     }
     if (!(await confirmed(lot, amount))) {
-      say(lotId, { cls: "", result: "backed_out", text: t("answer.backed_out") });
+      say(lotId, { cls: "", result: "backed_out", text: () => t("answer.backed_out") });
       return;
     }
-    const ok = lot.format === "rounds" ? t("ok.posted", { amount: money(amount, view) }) : t("ok.bid", { amount: money(amount, view) });
+    const ok = () => t(lot.format === "rounds" ? "ok.posted" : "ok.bid", { amount: money(amount, view) });
     parts.bidButton.setAttribute("aria-disabled", "true");
     try {
       await command(lotId, { type: "bid", amount }, ok, amount);

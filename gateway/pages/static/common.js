@@ -287,12 +287,13 @@
     const names = ctx.names || {};
     const own = ctx.own || {};
     const mine = (b) => own.labels && own.labels.includes(b);
+    const labels = ctx.labels || {};
     const who = (b) => {
       if (!b) return t("label.any");
       if (mine(b)) return t("who.you");
-      return names[b] ? `${names[b]} (${label(b)})` : label(b);
+      const shown = label(labels[b] || b);
+      return names[b] ? `${names[b]} (${shown})` : shown;
     };
-    const official = (o) => o || t("who.official");
     switch (event.type) {
       case "lot_started":
         return t("ev.lot_started");
@@ -304,7 +305,7 @@
       }
       case "bid_placed": {
         const amount = typeof event.amount === "number" ? event.amount : null;
-        if (event.surrogate_by) return t("ev.bid_surrogate", { who: who(event.bidder), amount: m(amount), official: event.surrogate_by });
+        if (event.surrogate_by) return t("ev.bid_surrogate", { who: who(event.bidder), amount: m(amount), official: official(event.surrogate_by) });
         if (mine(event.bidder)) {
           const posted = amount !== null ? amount : event.posted_amount;
           if (view.lots && view.lots.some((l) => l.format === "rounds" && (!event.lot || l.id === event.lot))) {
@@ -318,6 +319,7 @@
       case "bid_cancelled":
         return mine(event.bidder) ? t("ev.you_cancelled") : t("ev.bid_cancelled", { who: who(event.bidder) });
       case "price_accepted":
+        if (mine(event.bidder)) return t("ev.you_accepted", { amount: m(event.price) });
         return event.bidder
           ? t("ev.price_accepted", { who: who(event.bidder), amount: m(event.price) })
           : t("ev.price_accepted_anon", { amount: m(event.price) });
@@ -330,6 +332,7 @@
       case "auction_cancelled":
         return event.reason ? t("ev.cancelled_reason", { reason: event.reason }) : t("ev.cancelled");
       case "bidder_disqualified":
+        if (mine(event.bidder)) return event.reason ? t("ev.you_disqualified_reason", { reason: event.reason }) : t("ev.you_disqualified");
         return event.reason
           ? t("ev.disqualified_reason", { who: who(event.bidder), reason: event.reason })
           : t("ev.disqualified", { who: who(event.bidder) });
@@ -343,6 +346,7 @@
         return mine(event.bidder) ? t("ev.your_turn", { round: event.round }) : t("ev.turn_started", { round: event.round, who: who(event.bidder) });
       case "turn_ended": {
         const amount = typeof event.amount === "number" ? m(event.amount) : event.score ? I.score(event.score) : t("ev.same_offer");
+        if (mine(event.bidder)) return t(event.changed ? "ev.you_turn_ended_changed" : "ev.you_turn_ended_kept", { amount });
         return t(event.changed ? "ev.turn_ended_changed" : "ev.turn_ended_kept", { who: who(event.bidder), amount });
       }
       case "bidding_opened":
@@ -354,6 +358,7 @@
       case "clock_round_started":
         return t("ev.clock_round_started", { round: event.round, amount: m(event.price) });
       case "bidder_dropped":
+        if (mine(event.bidder)) return t("ev.you_dropped");
         return event.bidder ? t("ev.dropped", { who: who(event.bidder) }) : t("ev.dropped_anon");
       case "price_changed":
         return t("ev.price_changed", { amount: m(event.price) });
@@ -362,15 +367,21 @@
     }
   }
 
+  /* "an official", or "official Olena K." when the control named one. */
+  function official(name) {
+    return !name || name === "official" ? t("who.official") : t("who.official_named", { name });
+  }
+
   /* A refusal as officials read it: who sent what, and why (the engine's code). */
   function rejectedText(event, view, who) {
-    const why = reason(event.code, { view });
     const amount = typeof event.amount === "number" ? money(event.amount, view) : "";
     if (event.surrogate_by) {
-      return t("ev.rejected_surrogate", { official: event.surrogate_by, who: who(event.actor), amount, reason: why });
+      const why = I.has(`reason.surrogate.${event.code}`) ? t(`reason.surrogate.${event.code}`) : reason(event.code, { view });
+      return t("ev.rejected_surrogate", { official: official(event.surrogate_by), who: who(event.actor), amount, reason: why });
     }
+    const why = reason(event.code, { view });
     if (["pause", "resume", "extend", "cancel_auction", "disqualify"].includes(event.command)) {
-      return t("ev.rejected_official", { official: event.actor, command: t(`command.${event.command}`), reason: why });
+      return t("ev.rejected_official", { official: official(event.actor), command: t(`command.${event.command}`), reason: why });
     }
     return amount
       ? t("ev.rejected_bid", { who: who(event.actor), command: t(`command.${event.command}`), amount, reason: why })
@@ -483,7 +494,7 @@
 
   /* The ranking's bidder cell: a name once names are public, else the label. */
   function bidderCell(entry) {
-    if (entry.you) return t("ranking.you", { label: label(entry.label) });
+    if (entry.you) return entry.name ? t("ranking.you_named", { name: entry.name, label: label(entry.label) }) : t("ranking.you", { label: label(entry.label) });
     return entry.name ? `${entry.name} (${label(entry.label)})` : label(entry.label);
   }
 

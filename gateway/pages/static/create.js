@@ -102,6 +102,12 @@
       );
     }
 
+    /* Clock formats start from no bid: only open and rounds take sealed bids. */
+    function sealedBids() {
+      const select = form.querySelector("[data-field=format]");
+      return !select || select.value === "open" || select.value === "rounds";
+    }
+
     function bidderRows() {
       const rows = [];
       for (let i = 0; i < state.bidders; i += 1) {
@@ -112,7 +118,7 @@
             el("legend", { text: t("create.bidder_n", { n: i + 1 }) }),
             fieldRow(`bidders[${i}].id`, "text", `s${i + 1}`),
             fieldRow(`bidders[${i}].name`, "text", ""),
-            fieldRow(`bidders[${i}].amount`, "amount", ""),
+            sealedBids() ? fieldRow(`bidders[${i}].amount`, "amount", "") : null,
           ),
         );
       }
@@ -170,15 +176,20 @@
     }
 
     function readBidders() {
+      const value = (fs, path) => {
+        const input = fs.querySelector(`[data-field="${path}"]`);
+        return input ? input.value : "";
+      };
       return [...form.querySelectorAll("fieldset.bidder")].map((fs, i) => ({
-        id: fs.querySelector(`[data-field="bidders[${i}].id"]`).value,
-        name: fs.querySelector(`[data-field="bidders[${i}].name"]`).value,
-        amount: fs.querySelector(`[data-field="bidders[${i}].amount"]`).value,
+        id: value(fs, `bidders[${i}].id`),
+        name: value(fs, `bidders[${i}].name`),
+        amount: value(fs, `bidders[${i}].amount`),
       }));
     }
 
     function showFormat() {
       const format = form.querySelector("[data-field=format]").value;
+      resizeBidders(0);
       form.querySelector("#format-specific").replaceChildren(...FORMATS[format].map(([path, kind, value]) => fieldRow(path, kind, value)));
     }
 
@@ -193,6 +204,7 @@
       input.setAttribute("aria-invalid", "true");
       const out = document.getElementById(input.getAttribute("aria-describedby"));
       out.replaceChildren(text);
+      if (detail && detail.startsWith(`${path}: `)) detail = detail.slice(path.length + 2); // the field is shown already
       if (detail && I.lang !== "en") out.append(" ", el("span", { lang: "en", text: `(${detail})` }));
       else if (detail) out.append(" ", `(${detail})`);
       return true;

@@ -26,10 +26,12 @@
   }
   state.token = sessionStorage.getItem(KEY) || "";
 
+  /* The page's message; `text` may be a function, so that a language switch re-says it. */
   function say(text, ok) {
+    state.said = [text, ok];
     const node = $("message");
     node.className = `answer ${ok === false ? "no" : ok ? "ok" : ""}`;
-    node.textContent = text;
+    node.textContent = typeof text === "function" ? text() : text;
   }
 
   function showTokenForm() {
@@ -44,7 +46,7 @@
     state.signedIn = "";
     state.started = false;
     showTokenForm();
-    if (messageKey) say(t(messageKey), false);
+    if (messageKey) say(() => t(messageKey), false);
   }
 
   /* Whether the server takes the token as the operator's: an empty spec is
@@ -66,7 +68,7 @@
       state.list = await U.api("/api/auctions");
       renderList();
     } catch (err) {
-      say(t("list.failed"), false);
+      say(() => t("list.failed"), false);
     }
   }
 
@@ -136,6 +138,15 @@
     return names;
   }
 
+  /* Labels by bidder id (the officials' ladder has both). */
+  function bidderLabels() {
+    const labels = {};
+    for (const lot of (state.view && state.view.lots) || []) {
+      for (const entry of lot.ladder || []) if (entry.bidder) labels[entry.bidder] = entry.label;
+    }
+    return labels;
+  }
+
   function statusOf(view) {
     return view.cancelled ? "cancelled" : view.finished ? "finished" : view.paused ? "paused" : view.lots.every((l) => l.status === "scheduled") ? "scheduled" : "running";
   }
@@ -165,7 +176,7 @@
     $("download-result").disabled = !view.finished;
     renderPeople();
     renderControls();
-    const ctx = { names };
+    const ctx = { names, labels: bidderLabels() };
     U.renderLog($("log"), state.items, view, ctx);
     // Refused bids (a supplier's own or entered for it by an official); refused
     // official actions are told in the events log, in their own words.
@@ -297,9 +308,10 @@
   }
 
   function answer(cls, text) {
+    state.answered = [cls, text];
     const node = $("control-answer");
     node.className = `answer ${cls}`;
-    node.textContent = text;
+    node.textContent = typeof text === "function" ? text() : text;
   }
 
   async function control(action) {
@@ -314,7 +326,7 @@
     let question = t(`controls.ask_${action}`);
     if (action === "extend") {
       const seconds = Number($("extend-seconds").value);
-      if (!(seconds > 0)) return answer("no", t("controls.seconds_needed"));
+      if (!(seconds > 0)) return answer("no", () => t("controls.seconds_needed"));
       body.seconds = seconds;
       question = t("controls.ask_extend_by", { seconds: I.integer(seconds) });
     }
@@ -325,22 +337,22 @@
     }
     if (action === "surrogate_bid") {
       const amount = U.parseAmount($("surrogate-amount").value, view.currency_exponent);
-      if (amount === null || amount <= 0) return answer("no", t("controls.amount_needed"));
+      if (amount === null || amount <= 0) return answer("no", () => t("controls.amount_needed"));
       body.amount = amount;
       body.bid_id = `s-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
       question = `${question} ${t("controls.ask_amount", { amount: money(amount, view) })}`;
     }
-    if (!(await U.confirmDialog(question, t("confirm.confirm")))) return answer("", t("controls.nothing_done"));
+    if (!(await U.confirmDialog(question, t("confirm.confirm")))) return answer("", () => t("controls.nothing_done"));
     try {
       await U.auctionApi(auctionId, `/controls/${action}`, { token: state.token, method: "POST", body });
-      answer("ok", t(`controls.done_${action}`));
+      answer("ok", () => t(`controls.done_${action}`));
       $("reason").value = ""; // a reason belongs to the action it was typed for
       if (action === "surrogate_bid") $("surrogate-amount").value = "";
       refresh();
     } catch (err) {
-      const why =
+      const why = () =>
         action === "surrogate_bid" && I.has(`reason.surrogate.${err.code}`) ? t(`reason.surrogate.${err.code}`) : U.reason(err.code, { view });
-      answer("no", t("controls.refused", { reason: why }));
+      answer("no", () => t("controls.refused", { reason: why() }));
     }
   }
 
@@ -399,7 +411,7 @@
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (err) {
-      answer("no", t("downloads.failed", { reason: U.reason(err.code) }));
+      answer("no", () => t("downloads.failed", { reason: U.reason(err.code) }));
     }
   }
 
@@ -443,7 +455,7 @@
         if (!code || !(code.startsWith("token_") || code === "auth_failed")) return;
         // Refused before the welcome: a token of another auction, expired, forged...
         state.refused = t("dashboard.token_refused");
-        say(t("dashboard.cannot_open"), false);
+        say(() => t("dashboard.cannot_open"), false);
         if (code.startsWith("token_")) forgetToken();
       },
     });
@@ -459,7 +471,7 @@
       loadList();
     }
     if (!state.token) {
-      say(t("dashboard.type_token"));
+      say(() => t("dashboard.type_token"));
       return;
     }
     if (state.started) return;
@@ -476,7 +488,7 @@
     }
     if (who === "official") {
       state.signedIn = "dashboard.signed_in_official_only";
-      say(t("dashboard.official_only"));
+      say(() => t("dashboard.official_only"));
     } else {
       state.signedIn = who;
       say("");
@@ -493,7 +505,8 @@
       showTokenForm();
       renderList();
       renderAuction();
-      if (!state.token && !auctionId) say(t("dashboard.type_token"));
+      if (state.said) say(...state.said);
+      if (state.answered) answer(...state.answered);
     });
     window.addEventListener("resize", () => renderAuction());
     $("token-form").addEventListener("submit", (event) => {

@@ -70,7 +70,7 @@
     ];
     const rows = rowsData.map((row) => {
       const name = row.name || (names && row.bidder && names[row.bidder]);
-      const who = row.you ? t("ranking.you", { label: U.label(row.label) }) : name ? `${name} (${U.label(row.label)})` : U.label(row.label);
+      const who = U.bidderCell({ you: row.you, name, label: row.label });
       const turnNow = lot.status === "live" && lot.stage === "turn" && lot.turn === row.label;
       const cells = [];
       for (let i = 0; i <= rounds; i += 1) {
