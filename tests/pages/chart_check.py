@@ -34,7 +34,9 @@ def _value(lot: dict[str, Any]) -> int | None:
     return min(amounts) if amounts else lot["start_value"]
 
 
-def expected_points(server: LiveServer, auction_id: str, events: list[Any], role: str, lot_index: int = 0) -> list[list[int]]:
+def expected_points(
+    server: LiveServer, auction_id: str, events: list[Any], role: str, lot_index: int = 0
+) -> list[list[int]]:
     spec = server.gateway.runtime.auction(auction_id).spec
     auction = Auction(spec)
     lot_id = spec.lots[lot_index].id
@@ -57,7 +59,9 @@ def expected_points(server: LiveServer, auction_id: str, events: list[Any], role
     return points
 
 
-async def assert_chart_matches_journal(server: LiveServer, page: Any, auction_id: str, lot_index: int = 0) -> None:
+async def assert_chart_matches_journal(
+    server: LiveServer, page: Any, auction_id: str, lot_index: int = 0
+) -> None:
     """The page's chart of the lot shows what the journal says, once both agree on
     how far the auction has got (the page may be an event or two behind)."""
     await page.wait_for_function("() => window.underbidPage && window.underbidPage.state.view")
@@ -66,7 +70,9 @@ async def assert_chart_matches_journal(server: LiveServer, page: Any, auction_id
 
     async def both() -> tuple[list[list[int]], list[list[int]]]:
         stored = await server.journal_events(auction_id)
-        expected = expected_points(server, auction_id, [decode_event(d) for _, d in stored], role, lot_index)
+        expected = expected_points(
+            server, auction_id, [decode_event(d) for _, d in stored], role, lot_index
+        )
         shown = json.loads(await page.locator(selector).get_attribute("data-points") or "[]")
         return expected, shown
 
@@ -82,5 +88,7 @@ async def assert_chart_matches_journal(server: LiveServer, page: Any, auction_id
     while not await agree():
         if loop.time() > deadline:
             expected, shown = last[0]
-            raise AssertionError(f"chart of {auction_id} ({role}): shown {shown}, journal {expected}")
+            raise AssertionError(
+                f"chart of {auction_id} ({role}): shown {shown}, journal {expected}"
+            )
         await asyncio.sleep(0.05)

@@ -30,7 +30,9 @@ from tests.gateway.server_fixture import LiveServer, eventually
 TIMEOUT_MS = 10_000
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-CATALOGUES = {lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text()) for lang in ("en", "uk")}
+CATALOGUES = {
+    lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text()) for lang in ("en", "uk")
+}
 
 
 class JumpClock:
@@ -95,7 +97,9 @@ class Stage:
 
     async def dashboard(self, auction_id: str = "", **options: Any) -> Any:
         path = f"/dashboard/{auction_id}" if auction_id else "/dashboard"
-        return await self.page(f"{self.server.base_url}{path}#token={self.server.operator_token}", **options)
+        return await self.page(
+            f"{self.server.base_url}{path}#token={self.server.operator_token}", **options
+        )
 
     async def close(self) -> None:
         for context in self.contexts:
@@ -167,8 +171,10 @@ async def assert_one_language(page: Any, lang: str, allowed: tuple[str, ...] = (
     text: str = await page.evaluate(
         """() => {
           const clone = document.body.cloneNode(true);
-          for (const n of clone.querySelectorAll('[lang], script, style, [hidden], title')) n.remove();
-          const svgText = [...document.querySelectorAll('svg.chart')].map(s => s.getAttribute('aria-label')).join(' ');
+          const gone = clone.querySelectorAll('[lang], script, style, [hidden], title');
+          for (const n of gone) n.remove();
+          const svgText = [...document.querySelectorAll('svg.chart')]
+            .map(s => s.getAttribute('aria-label')).join(' ');
           return clone.innerText + ' ' + (clone.textContent || '') + ' ' + svgText;
         }"""
     )
@@ -188,11 +194,27 @@ async def assert_one_language(page: Any, lang: str, allowed: tuple[str, ...] = (
 
 def allowed_words(spec: dict[str, Any]) -> tuple[str, ...]:
     """The auction's own data, which a page shows as it is in either language."""
-    words = [spec["id"], spec.get("title", ""), spec.get("currency", "UAH"), "UAH", "EUR", "UTC", "GMT"]
+    words = [
+        spec["id"],
+        spec.get("title", ""),
+        spec.get("currency", "UAH"),
+        "UAH",
+        "EUR",
+        "USD",
+        "UTC",
+        "GMT",
+    ]
     words += [spec.get("time_zone", "Europe/Kyiv"), "Europe/Kyiv", "EET", "EEST", "CET", "CEST"]
     for lot in spec.get("lots", [spec]):
         words += [lot.get("title", ""), str(lot.get("id", ""))]
         for b in lot.get("bidders", []):
             words += [b.get("name", ""), b["id"]]
-    words += ["underbid serve", "underbid demo", "JSON", "IANA", "docs/spec.md", "security.allowed_origins"]
+    words += [
+        "underbid serve",
+        "underbid demo",
+        "JSON",
+        "IANA",
+        "docs/spec.md",
+        "security.allowed_origins",
+    ]
     return tuple(w for w in words if w)

@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 
 from tests.factories import dutch_spec, japanese_spec, open_spec, rounds_spec
-from tests.gateway.server_fixture import live_server, now_ms
+from tests.gateway.server_fixture import live_server
 from tests.pages.chart_check import assert_chart_matches_journal
 from tests.pages.helpers import (
     DESKTOP,
@@ -88,20 +88,24 @@ async def test_a_scheduled_auction_shows_its_start_in_its_own_time_zone(stage: D
     start = stage.server.gateway.runtime.auction(R).spec.start_at
     seen = []
     for zone in ("America/New_York", "Asia/Tokyo"):
-        context = await stage.browser.new_context(locale="en-US", timezone_id=zone, viewport=DESKTOP)
+        context = await stage.browser.new_context(
+            locale="en-US", timezone_id=zone, viewport=DESKTOP
+        )
         stage.contexts.append(context)
         await context.add_init_script("localStorage.setItem('underbid.lang', 'en')")
         page = await context.new_page()
         await page.goto(f"{stage.server.base_url}/watch/{R}")
         starts = page.get_by_test_id("starts")
-        await expect(starts).to_have_text(re.compile(r"\d{4}(,| at) \d\d:\d\d (EET|EEST|GMT\+[23])$"))
+        await expect(starts).to_have_text(
+            re.compile(r"\d{4}(,| at) \d\d:\d\d (EET|EEST|GMT\+[23])$")
+        )
         seen.append(await starts.inner_text())
         countdown = page.get_by_test_id("countdown").locator(".countdown")
         await expect(countdown).to_have_text(re.compile(r"^(59:\d\d|1:00:00)$"))
         await expect(page.locator("#zone")).to_contain_text("Europe/Kyiv")
     assert seen[0] == seen[1], seen  # the auction's zone, not the browser's
-    from zoneinfo import ZoneInfo
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     kyiv = datetime.fromtimestamp(start / 1000, ZoneInfo("Europe/Kyiv"))
     assert f"{kyiv:%H:%M}" in seen[0] and kyiv.strftime("%B") in seen[0], seen[0]
@@ -140,7 +144,9 @@ async def test_the_turn_order_and_the_round_table_before_round_one(stage: Defect
     left = int(await turn_in.locator(".countdown").get_attribute("data-remaining-ms") or 0)
     assert abs(left - (300 + 2 * 120) * 1000) < 3_000, left
     table = s3.get_by_test_id("round-table")
-    for label, amount in zip(("Bidder #1", "Bidder #2", "Bidder #3 (you)", "Bidder #4"), SEALED, strict=True):
+    for label, amount in zip(
+        ("Bidder #1", "Bidder #2", "Bidder #3 (you)", "Bidder #4"), SEALED, strict=True
+    ):
         await expect(table.locator("tbody tr", has_text=label)).to_contain_text(money(amount))
     chart = s3.locator("svg.chart")
     await expect(chart).to_have_attribute("data-points", re.compile(rf"^\[\[\d+,{SEALED[3]}\]\]$"))
@@ -170,19 +176,25 @@ async def test_the_bidder_page_follows_its_own_bidder_in_its_turn(
     await expect(place).to_be_enabled()
     s3 = stage.pages["b3"]
     await expect(s3.get_by_role("button", name="Place bid")).to_be_disabled()
-    await expect(s3.get_by_test_id("why")).to_contain_text("It is not your turn yet: your turn starts at about")
+    await expect(s3.get_by_test_id("why")).to_contain_text(
+        "It is not your turn yet: your turn starts at about"
+    )
     amount = s1.get_by_label("Your bid (UAH)")
     # "1185000,505" is neither a grouping nor two decimals: not guessed, refused.
     await amount.fill("1185000,505")
     await expect(s1.get_by_test_id("understood")).to_have_text(re.compile("^Not understood"))
     await amount.press("Enter")
-    await expect(s1.get_by_test_id("answer")).to_have_text(re.compile("^Not sent: type an amount such as"))
+    await expect(s1.get_by_test_id("answer")).to_have_text(
+        re.compile("^Not sent: type an amount such as")
+    )
     # A cut of 30 % or more asks first; backing out sends nothing.
     await amount.fill("300 000")
     await expect(s1.get_by_test_id("understood")).to_have_text("Understood as UAH 300,000.00.")
     await place.click()
     dialog = s1.locator("dialog.confirm")
-    await expect(dialog).to_contain_text("This cuts 39.76 % at once: from UAH 498,000.00 to UAH 300,000.00.")
+    await expect(dialog).to_contain_text(
+        "This cuts 39.76 % at once: from UAH 498,000.00 to UAH 300,000.00."
+    )
     await accessible(s1, "bidder page asking to confirm a big cut")
     await dialog.get_by_role("button", name="Back").click()
     await expect(s1.get_by_test_id("answer")).to_have_text("Not sent: you backed out.")
@@ -192,14 +204,20 @@ async def test_the_bidder_page_follows_its_own_bidder_in_its_turn(
     await expect(s1.get_by_test_id("answer")).to_have_text(
         "Accepted: your bid of UAH 471,000.00 is posted; it counts when your turn ends."
     )
-    await expect(s1.get_by_test_id("posted")).to_have_text("UAH 471,000.00 (counts when your turn ends)")
-    await expect(s1.locator("#log")).to_contain_text("You posted UAH 471,000.00 (it counts when your turn ends).")
+    await expect(s1.get_by_test_id("posted")).to_have_text(
+        "UAH 471,000.00 (counts when your turn ends)"
+    )
+    await expect(s1.locator("#log")).to_contain_text(
+        "You posted UAH 471,000.00 (it counts when your turn ends)."
+    )
     # A tie with another bidder's amount asks too.
     await amount.fill("479000")
     await place.click()
     await expect(dialog).to_contain_text("UAH 479,000.00 is exactly Bidder #4's amount")
     await dialog.get_by_role("button", name="Place bid").click()
-    await expect(s1.get_by_test_id("posted")).to_have_text("UAH 479,000.00 (counts when your turn ends)")
+    await expect(s1.get_by_test_id("posted")).to_have_text(
+        "UAH 479,000.00 (counts when your turn ends)"
+    )
     # The officials see the hidden post apart: the best offer and the chart do not count it.
     dashboard = stage.pages["dashboard"]
     await expect(dashboard.get_by_test_id("pending")).to_have_text(money(47_900_000))
@@ -224,14 +242,16 @@ async def test_an_answer_and_the_typed_text_belong_to_their_turn(stage: DefectSt
     await expect(s1.get_by_label("Your bid (UAH)")).to_have_value("")
     await expect(s1.locator("#log")).to_contain_text("You ended your turn at UAH 479,000.00.")
     await expect(s1.get_by_role("button", name="Place bid")).to_be_disabled()
-    await expect(s1.get_by_test_id("round-table").locator("tbody tr", has_text="Bidder #1")).to_contain_text(
-        money(47_900_000)
-    )
+    await expect(
+        s1.get_by_test_id("round-table").locator("tbody tr", has_text="Bidder #1")
+    ).to_contain_text(money(47_900_000))
     for page in (s1, stage.pages["b3"], stage.pages["dashboard"]):
         await assert_chart_matches_journal(stage.server, page, R)
 
 
-async def test_official_actions_are_worded_and_attributed_as_what_they_are(stage: DefectStage) -> None:
+async def test_official_actions_are_worded_and_attributed_as_what_they_are(
+    stage: DefectStage,
+) -> None:
     """Was: a refused surrogate bid said "It is not your turn" and was logged as the
     supplier's own; a refused Resume was listed under "Rejected bids"; doubled
     messages; the reason stayed in its field for the next action."""
@@ -245,11 +265,13 @@ async def test_official_actions_are_worded_and_attributed_as_what_they_are(stage
     await dialog.get_by_role("button", name="Confirm").click()
     answer = dashboard.locator("#control-answer")
     await expect(answer).to_have_text(
-        "Refused: It is not this supplier's turn: a surrogate bid follows the same rules as the supplier's own."
+        "Refused: It is not this supplier's turn: "
+        "a surrogate bid follows the same rules as the supplier's own."
     )
     rejected = dashboard.locator("#rejected li").first
     await expect(rejected).to_contain_text(
-        "Refused: surrogate bid of UAH 480,000.00 by an official for Supplier 3 LLC (Bidder #3): It is not this supplier's turn"
+        "Refused: surrogate bid of UAH 480,000.00 by an official "
+        "for Supplier 3 LLC (Bidder #3): It is not this supplier's turn"
     )
     # Resume while running: refused once, in one sentence, and not a "rejected bid".
     resume = dashboard.get_by_role("button", name="Resume")
@@ -258,7 +280,9 @@ async def test_official_actions_are_worded_and_attributed_as_what_they_are(stage
     await resume.click()
     await dialog.get_by_role("button", name="Confirm").click()
     await expect(answer).to_have_text("Refused: The auction is not paused.")
-    await expect(dashboard.locator("#log")).to_contain_text("Refused: an official (resume): The auction is not paused.")
+    await expect(dashboard.locator("#log")).to_contain_text(
+        "Refused: an official (resume): The auction is not paused."
+    )
     await expect(dashboard.locator("#rejected li")).to_have_count(1)
     # Pause with a reason: the reason goes with the action.
     await dashboard.get_by_label("Reason").fill("network check")
@@ -282,7 +306,8 @@ async def test_the_pause_says_bids_are_refused_and_why_and_how_long_is_left(
         banner = page.locator("#banner")
         await expect(banner).to_have_attribute("data-kind", "paused")
         await expect(banner).to_have_text(
-            "The auction is paused by an official: network check. Bids are refused until it resumes."
+            "The auction is paused by an official: network check. "
+            "Bids are refused until it resumes."
         )
     await expect(s2.get_by_role("button", name="Place bid")).to_be_disabled()
     await expect(s2.get_by_test_id("why")).to_have_text(
@@ -290,7 +315,9 @@ async def test_the_pause_says_bids_are_refused_and_why_and_how_long_is_left(
     )
     await s2.get_by_label("Your bid (UAH)").fill("480000")
     await s2.get_by_label("Your bid (UAH)").press("Enter")
-    await expect(s2.get_by_test_id("answer")).to_have_text(re.compile("^Not sent: The auction is paused"))
+    await expect(s2.get_by_test_id("answer")).to_have_text(
+        re.compile("^Not sent: The auction is paused")
+    )
     countdown = stage.pages["dashboard"].get_by_test_id("countdown")
     await expect(countdown).to_have_text(re.compile(r"^paused, (02:00|01:5\d) left$"))
     await shots(stage.pages["dashboard"], screenshots, "dashboard-paused")
@@ -315,23 +342,42 @@ async def test_the_end_tells_each_bidder_its_result_and_the_protocol_prints(
     winner = runtime.auction(R).lot_states["1"].winner
     assert winner == "b4"  # 479,000.00 like b1, but sealed earlier: the tie b1 was warned of
     s1, s3 = stage.pages["b1"], stage.pages["b3"]
-    await expect(s1.get_by_test_id("your-result")).to_contain_text("Your final rank: 2 of 4, at UAH 479,000.00.")
+    await expect(s1.get_by_test_id("your-result")).to_contain_text(
+        "Your final rank: 2 of 4, at UAH 479,000.00."
+    )
     s4 = await stage.bidder(R, "b4")
     await expect(s4.get_by_test_id("your-result")).to_contain_text("You won, at UAH 479,000.00.")
-    await expect(s3.get_by_test_id("your-result")).to_contain_text("Your final rank: 3 of 4, at UAH 485,000.00.")
+    await expect(s3.get_by_test_id("your-result")).to_contain_text(
+        "Your final rank: 3 of 4, at UAH 485,000.00."
+    )
     await expect(s3.locator("#banner")).to_contain_text("Your final rank: 3 of 4")
     await expect(s3.locator("main")).to_contain_text("Names are public since the announcement.")
     await expect(s3.locator("main")).not_to_contain_text("until the announcement")
     await expect(s3.get_by_role("heading", name="Final ranking")).to_be_visible()
-    await expect(s3.locator("section[data-lot] table").last).to_contain_text("Supplier 1 LLC (Bidder #1)")
+    await expect(s3.locator("section[data-lot] table").last).to_contain_text(
+        "Supplier 1 LLC (Bidder #1)"
+    )
     public = await stage.public(R)
     result = public.get_by_test_id("result")
-    await expect(result).to_contain_text("Savings: UAH 21,000.00 (4.20 %) against the starting price of UAH 500,000.00")
+    await expect(result).to_contain_text(
+        "Savings: UAH 21,000.00 (4.20 %) against the starting price of UAH 500,000.00"
+    )
     await expect(public.get_by_test_id("savings")).to_have_text("UAH 21,000.00 (4.20 %)")
     dashboard = stage.pages["dashboard"]
-    await expect(dashboard.get_by_test_id("winner")).to_have_text("Supplier 4 LLC (Bidder #4) at UAH 479,000.00")
-    await expect(dashboard.locator("#log")).to_contain_text("Winner: Supplier 4 LLC at UAH 479,000.00")
-    for action in ("Pause", "Resume", "Cancel the auction", "Extend", "Disqualify", "Surrogate bid"):
+    await expect(dashboard.get_by_test_id("winner")).to_have_text(
+        "Supplier 4 LLC (Bidder #4) at UAH 479,000.00"
+    )
+    await expect(dashboard.locator("#log")).to_contain_text(
+        "Winner: Supplier 4 LLC at UAH 479,000.00"
+    )
+    for action in (
+        "Pause",
+        "Resume",
+        "Cancel the auction",
+        "Extend",
+        "Disqualify",
+        "Surrogate bid",
+    ):
         await expect(dashboard.get_by_role("button", name=action, exact=True)).to_be_disabled()
     for page in (s1, s3, public, dashboard):
         await assert_chart_matches_journal(stage.server, page, R)
@@ -343,7 +389,13 @@ async def test_the_end_tells_each_bidder_its_result_and_the_protocol_prints(
     await dashboard.pdf(path=str(pdf), format="A4", print_background=True)
     await dashboard.emulate_media(media="screen")
     text = pdf_text(pdf)
-    for expected in ("Protocol of the auction", "Supplier 1 LLC", "Round by round", "Ranking", "Events"):
+    for expected in (
+        "Protocol of the auction",
+        "Supplier 1 LLC",
+        "Round by round",
+        "Ranking",
+        "Events",
+    ):
         assert expected in text, expected
     for hidden in ("Surrogate bid", "Issue the bidders' links", "Print the protocol"):
         assert hidden not in text, hidden
@@ -351,7 +403,9 @@ async def test_the_end_tells_each_bidder_its_result_and_the_protocol_prints(
 
 
 def pdf_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def render_pdf(pdf: Path, prefix: Path) -> None:
@@ -376,19 +430,36 @@ async def test_the_chart_of_every_format_is_the_ranking_over_time(stage: DefectS
 
     # Japanese: the clock's price falls round by round.
     await started(
-        japanese_spec(2, id="defects-japanese", currency="UAH", start_value=1_000_000,
-                      japanese={"round_s": 60, "step": 50_000, "floor": 100_000})
+        japanese_spec(
+            2,
+            id="defects-japanese",
+            currency="UAH",
+            start_value=1_000_000,
+            japanese={"round_s": 60, "step": 50_000, "floor": 100_000},
+        )
     )
     japanese_public = await stage.public("defects-japanese")
     for b in ("b1", "b2"):
-        bidder = await server.connect("defects-japanese", await server.issue("defects-japanese", bidder=b))
+        bidder = await server.connect(
+            "defects-japanese", await server.issue("defects-japanese", bidder=b)
+        )
         assert (await bidder.accept()).ok
     await expect(japanese_public.get_by_test_id("price")).to_have_text("UAH 9,500.00")
     await assert_chart_matches_journal(server, japanese_public, "defects-japanese")
     # Dutch: the clock rises three steps, then a bidder takes the price shown.
     await started(
-        dutch_spec(2, id="defects-dutch", currency="UAH", start_value=40_000_000,
-                   dutch={"start_price": 30_000_000, "limit_price": 40_000_000, "step": 500_000, "interval_s": 30})
+        dutch_spec(
+            2,
+            id="defects-dutch",
+            currency="UAH",
+            start_value=40_000_000,
+            dutch={
+                "start_price": 30_000_000,
+                "limit_price": 40_000_000,
+                "step": 500_000,
+                "interval_s": 30,
+            },
+        )
     )
     dutch_public = await stage.public("defects-dutch")
     for _ in range(3):
@@ -401,8 +472,15 @@ async def test_the_chart_of_every_format_is_the_ranking_over_time(stage: DefectS
     await assert_chart_matches_journal(server, dutch_public, "defects-dutch")
     points = await dutch_public.locator("svg.chart").get_attribute("data-points")
     assert points and points.endswith(",31500000]]")
-    await started(open_spec(3, id="defects-open", currency="EUR", start_value=10_000_000,
-                            open={"duration_s": 600, "decrement": 100_000}))
+    await started(
+        open_spec(
+            3,
+            id="defects-open",
+            currency="EUR",
+            start_value=10_000_000,
+            open={"duration_s": 600, "decrement": 100_000},
+        )
+    )
     # Open: the chart is there before the first bid (at the starting price, with
     # axes); a disqualified leader's amount leaves it, so the best goes back up.
     open_dashboard = await stage.dashboard("defects-open")
@@ -415,7 +493,9 @@ async def test_the_chart_of_every_format_is_the_ranking_over_time(stage: DefectS
     assert (await two.bid(9_700_000)).ok
     await expect(open_dashboard.get_by_test_id("best")).to_have_text("€97,000.00")
     response = await server.http.post(
-        "/api/auctions/defects-open/controls/disqualify", json={"bidder": "b2"}, headers=server.auth()
+        "/api/auctions/defects-open/controls/disqualify",
+        json={"bidder": "b2"},
+        headers=server.auth(),
     )
     assert response.status_code == 200, response.text
     await expect(open_dashboard.get_by_test_id("best")).to_have_text("€99,000.00")
@@ -444,26 +524,37 @@ async def test_a_refused_fourth_tab_says_so_and_sends_nothing(stage: DefectStage
     if await fourth.locator("section[data-lot]").count():  # a view fetched over HTTP first
         await expect(fourth.get_by_label("Your bid (EUR)")).to_be_disabled()
         await expect(fourth.get_by_role("button", name="Place bid")).to_be_disabled()
-        await expect(fourth.get_by_test_id("why")).to_have_text("This page is not connected: reload it.")
+        await expect(fourth.get_by_test_id("why")).to_have_text(
+            "This page is not connected: reload it."
+        )
     # Whatever is sent is answered at once, never left "Sending…".
     code = await fourth.evaluate(
-        "() => window.underbidPage.socket.command({type: 'bid', lot: '1', amount: 1}).then(a => a.code)"
+        "() => window.underbidPage.socket"
+        ".command({type: 'bid', lot: '1', amount: 1}).then(a => a.code)"
     )
     assert code == "closed"
 
 
-async def test_an_unknown_auction_and_a_garbage_token_are_called_what_they_are(stage: DefectStage) -> None:
+async def test_an_unknown_auction_and_a_garbage_token_are_called_what_they_are(
+    stage: DefectStage,
+) -> None:
     """Was: /watch/no-such-auction said "not public"; a garbage token was "signed in"."""
     from playwright.async_api import expect
 
     missing = await stage.public("no-such-auction")
-    await expect(missing.locator("#banner")).to_have_text("There is no such auction on this server.")
+    await expect(missing.locator("#banner")).to_have_text(
+        "There is no such auction on this server."
+    )
     page = await stage.page(f"{stage.server.base_url}/dashboard#token=garbage")
-    await expect(page.locator("#message")).to_have_text("The server does not accept this token. Type another one.")
+    await expect(page.locator("#message")).to_have_text(
+        "The server does not accept this token. Type another one."
+    )
     await expect(page.get_by_label("Operator or official token")).to_be_visible()
     await expect(page.locator("#signed-in")).to_be_hidden()
     operator = await stage.dashboard()
-    await expect(operator.locator("#signed-in")).to_contain_text("Signed in with the operator token")
+    await expect(operator.locator("#signed-in")).to_contain_text(
+        "Signed in with the operator token"
+    )
 
 
 # ----------------------------------------------------------------- creating
@@ -483,7 +574,9 @@ async def test_an_official_creates_an_auction_of_every_format_with_a_form(
     for i in range(3):
         await form.locator(f"[data-field='bidders[{i}].name']").fill(f"Form Supplier {i + 1}")
         if fmt in ("open", "rounds"):  # the clock formats take no sealed bids
-            await form.locator(f"[data-field='bidders[{i}].amount']").fill(f"{99_000 - 1_000 * i:,}")
+            await form.locator(f"[data-field='bidders[{i}].amount']").fill(
+                f"{99_000 - 1_000 * i:,}"
+            )
     await form.get_by_role("button", name="Create the auction").click()
     await expect(form.locator("#create-answer")).to_contain_text(f"Created {auction_id}.")
     spec = stage.server.gateway.runtime.auction(auction_id).spec
@@ -508,13 +601,17 @@ async def test_the_servers_validation_message_is_shown_at_its_field(stage: Defec
     await form.get_by_label("Id (in links and records)").fill("fine-id")
     await form.locator("[data-field='bidders[1].amount']").fill("12,34,5")
     await form.get_by_role("button", name="Create the auction").click()
-    await expect(form.locator("[data-for='bidders[1].amount'] .field-error")).to_contain_text("Not an amount")
+    await expect(form.locator("[data-for='bidders[1].amount'] .field-error")).to_contain_text(
+        "Not an amount"
+    )
     response = await stage.server.http.get("/api/auctions/fine-id")
     assert response.status_code == 404  # nothing was sent
 
 
 # ------------------------------------------------------------------ languages
-async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(stage: DefectStage) -> None:
+async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(
+    stage: DefectStage,
+) -> None:
     """Was: English only (lang="en"); Ukrainian amounts beside English labels; the
     server's English message in a rejection."""
     from playwright.async_api import expect
@@ -523,14 +620,32 @@ async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(
     url = f"{stage.server.base_url}/bid/defects-open#token={token}"
     page = await stage.page(url, lang=None, locale="uk-UA")
     await expect(page.locator("html")).to_have_attribute("lang", "uk")
-    await expect(page.get_by_test_id("your-amount")).to_have_text(re.compile(r"^99\s000,00\s(€|EUR)$"))
+    await expect(page.get_by_test_id("your-amount")).to_have_text(
+        re.compile(r"^99\s000,00\s(€|EUR)$")
+    )
     amount = page.get_by_label("Ваша ставка (EUR)")
     await amount.fill("98 950")
     await page.get_by_role("button", name="Подати ставку").click()
     await expect(page.get_by_test_id("answer")).to_have_text(
-        re.compile(r"^Не прийнято: Ставка недостатньо знижує суму: запропонуйте не більше ніж 98\s000,00\s(€|EUR)\.$")
+        re.compile(
+            r"^Не прийнято: Ставка недостатньо знижує суму: "  # noqa: RUF001
+            r"запропонуйте не більше ніж 98\s000,00\s(€|EUR)\.$"
+        )
     )
-    await assert_one_language(page, "uk", ("defects-open", "EUR", "€", "Supplier 1 LLC", "Supplier 2 LLC", "Supplier 3 LLC", "UTC", "GMT"))
+    await assert_one_language(
+        page,
+        "uk",
+        (
+            "defects-open",
+            "EUR",
+            "€",
+            "Supplier 1 LLC",
+            "Supplier 2 LLC",
+            "Supplier 3 LLC",
+            "UTC",
+            "GMT",
+        ),
+    )
     await page.get_by_role("button", name="English").click()
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.get_by_test_id("answer")).to_have_text(
@@ -560,7 +675,8 @@ async def test_the_phone_dashboard_neither_clips_nor_stacks_banners(stage: Defec
     assert clipped == [], clipped
     wraps = await page.evaluate(
         """() => [...document.querySelectorAll('.table-wrap')]
-             .filter(w => w.scrollWidth > w.clientWidth + 1 && !w.classList.contains('scrolls')).length"""
+             .filter(w => w.scrollWidth > w.clientWidth + 1)
+             .filter(w => !w.classList.contains('scrolls')).length"""
     )
     assert wraps == 0, "a table wider than its box shows no sign that it scrolls"
 

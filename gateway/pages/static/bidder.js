@@ -113,7 +113,7 @@
       document.body.dataset.yourTurn = "false";
     } else {
       const lot = turns[0];
-      const where = view.lots.length > 1 ? t("lot.named", { lot: lot.title || lot.id }) : "";
+      const where = view.lots.length > 1 ? ` (${t("lot.named", { lot: lot.title || lot.id })})` : "";
       U.banner("your_turn", t("banner.your_turn", { time: I.timeOfDay(lot.deadline), where }));
       document.body.dataset.yourTurn = "true";
     }
@@ -237,7 +237,9 @@
     parts.heading.textContent = t("lot.named", { lot: lot.title || lot.id });
     const key = momentKey(lot, view);
     const kept = state.answers.get(lot.id);
-    if (kept && kept.key !== key) {
+    // What was accepted last stays beside the result once the lot ends (a Dutch take ends it).
+    const lastWord = kept && lot.status === "ended" && kept.result === "accepted";
+    if (kept && kept.key !== key && !lastWord) {
       // The turn (or pause) it answered is over: the answer and the typed text go.
       state.answers.delete(lot.id);
       parts.input.value = "";

@@ -139,7 +139,7 @@
     const title = t(kind === "price" ? "chart.price_title" : "chart.best_title");
     const width = window.innerWidth < 640 ? 360 : 640;
     const height = window.innerWidth < 640 ? 240 : 260;
-    const pad = { left: width < 400 ? 74 : 88, right: 12, top: 14, bottom: 44 };
+    const pad = { left: 92, right: 12, top: 14, bottom: 44 };
     const svg = node("svg", {
       viewBox: `0 0 ${width} ${height}`,
       class: "chart",
@@ -205,7 +205,7 @@
     axes.append(
       node(
         "text",
-        { x: 12, y: pad.top + plotH / 2, "text-anchor": "middle", "dominant-baseline": "hanging", class: "axis-title", transform: `rotate(-90 12 ${pad.top + plotH / 2})` },
+        { x: 4, y: pad.top + plotH / 2, "text-anchor": "middle", "dominant-baseline": "hanging", class: "axis-title", transform: `rotate(-90 4 ${pad.top + plotH / 2})` },
         t(kind === "price" ? "chart.axis_price" : "chart.axis_amount", { currency: view.currency }),
       ),
     );

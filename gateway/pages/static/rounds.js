@@ -40,7 +40,7 @@
   }
 
   /* The turn order as a list, the current turn marked (aria-current). */
-  function orderList(order, current, mine) {
+  function orderList(order, current, mine, names) {
     const U = window.Underbid;
     return U.el(
       "ol",
@@ -50,7 +50,7 @@
           "li",
           { class: [who === current ? "current" : "", who === mine ? "mine" : ""].join(" ").trim() || null, "aria-current": who === current ? "step" : null },
           `${i + 1}. `,
-          who === mine ? t("ranking.you", { label: window.Underbid.label(who) }) : window.Underbid.label(who),
+          U.bidderCell({ you: who === mine, label: who, name: names && names[who] }),
         ),
       ),
     );
@@ -96,9 +96,9 @@
     ];
     if (lot.status === "live") {
       if (lot.stage === "pause" && lot.next_order) {
-        parts.push(U.el("p", { class: "small" }, t("table.next_order", { round: lot.round + 1 })), orderList(lot.next_order, null, mine));
+        parts.push(U.el("p", { class: "small" }, t("table.next_order", { round: lot.round + 1 })), orderList(lot.next_order, null, mine, names));
       } else if (lot.order && lot.order.length) {
-        parts.push(U.el("p", { class: "small" }, t("table.order", { round: lot.round })), orderList(lot.order, lot.stage === "turn" ? lot.turn : null, mine));
+        parts.push(U.el("p", { class: "small" }, t("table.order", { round: lot.round })), orderList(lot.order, lot.stage === "turn" ? lot.turn : null, mine, names));
       }
     }
     return U.el("div", { class: "round-table" }, parts);
