@@ -96,8 +96,13 @@ def test_lowest_bid_wins_with_savings() -> None:
 # ------------------------------------------------------- decrement: best/own
 def test_against_best_boundary() -> None:
     run = Run(open_spec(3))
+    above = run.bid("b2", 100_001, START)
+    rejected(above, Code.ABOVE_CEILING)
+    assert above.rejection is not None and above.rejection.limit == 100_000
     accepted(run.bid("b1", 100_000, START))  # the first bid only has the ceiling
-    rejected(run.bid("b2", 99_901, START + 1), Code.STEP_TOO_SMALL)
+    small = run.bid("b2", 99_901, START + 1)
+    rejected(small, Code.STEP_TOO_SMALL)
+    assert small.rejection is not None and small.rejection.limit == 99_900  # the most it may bid
     rejected(run.bid("b2", 100_000, START + 2), Code.STEP_TOO_SMALL)
     accepted(run.bid("b2", 99_900, START + 3))
     # The leader itself must also beat the best (its own) bid.

@@ -287,7 +287,9 @@ def test_tied_posts_later_post_goes_first_and_earlier_wins() -> None:
 def test_step_rule_boundary_against_own_amount() -> None:
     run = Run(rounds_spec(3))
     run.advance(R1)
-    rejected(run.bid("b3", 91_001, R1), Code.STEP_TOO_SMALL)
+    too_much = run.bid("b3", 91_001, R1)
+    rejected(too_much, Code.STEP_TOO_SMALL)
+    assert too_much.rejection is not None and too_much.rejection.limit == 91_000  # for the pages
     rejected(run.bid("b3", 92_000, R1), Code.STEP_TOO_SMALL)
     # 91 000 is above the leader's 90 000: the step is measured from its OWN amount.
     accepted(run.bid("b3", 91_000, R1))

@@ -56,6 +56,22 @@ def test_builders_parse(builder: Any) -> None:
     assert spec.lots[0].start_at == START
 
 
+def test_the_time_zone_defaults_by_currency_and_is_checked_for_form() -> None:
+    assert parse_spec(open_spec()).time_zone == "Europe/Kyiv"  # UAH, the default currency
+    assert parse_spec(open_spec(currency="EUR")).time_zone == "UTC"
+    assert (
+        parse_spec(open_spec(currency="EUR", time_zone="Europe/Berlin")).time_zone
+        == "Europe/Berlin"
+    )
+    assert parse_spec(open_spec(time_zone="America/Argentina/Buenos_Aires")).time_zone.endswith(
+        "Aires"
+    )
+    for bad in ("Kyiv", "europe/kyiv", "../etc/passwd", "Europe/" + "x" * 40, "Europe/Kyiv "):
+        with pytest.raises(SpecError) as caught:
+            parse_spec(open_spec(time_zone=bad))
+        assert caught.value.field == "time_zone", bad
+
+
 def test_single_lot_fields_are_parsed() -> None:
     spec = parse_spec(japanese_spec(title="Diesel", currency="EUR"))
     assert (spec.id, spec.title, spec.currency, spec.currency_exponent) == (

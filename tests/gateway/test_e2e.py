@@ -1016,6 +1016,12 @@ async def test_http_api(server: LiveServer) -> None:
     )
     _problem(invalid, 422, "invalid_spec")
     assert "start_value" in invalid.json()["detail"]
+    assert invalid.json()["field"] == "start_value"  # a form shows the message at that field
+    nowhere = await http.post(
+        "/api/auctions", json={**spec, "time_zone": "Europe/Atlantis"}, headers=server.auth()
+    )
+    _problem(nowhere, 422, "invalid_spec")
+    assert nowhere.json()["field"] == "time_zone"  # well formed, but no such zone here
     _problem(
         await http.post("/api/auctions", content=b"{not json", headers=server.auth()),
         400,

@@ -14,6 +14,7 @@ and the languages. The chart's points are checked against the journal
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest_asyncio
 from tests.factories import dutch_spec, japanese_spec, open_spec, rounds_spec
 from tests.gateway.server_fixture import live_server
 from tests.pages.chart_check import assert_chart_matches_journal
+from tests.pages.conftest import missing
 from tests.pages.helpers import (
     DESKTOP,
     PHONE,
@@ -388,6 +390,7 @@ async def test_the_end_tells_each_bidder_its_result_and_the_protocol_prints(
     pdf = screenshots / "protocol.pdf"
     await dashboard.pdf(path=str(pdf), format="A4", print_background=True)
     await dashboard.emulate_media(media="screen")
+    poppler()
     text = pdf_text(pdf)
     for expected in (
         "Protocol of the auction",
@@ -400,6 +403,12 @@ async def test_the_end_tells_each_bidder_its_result_and_the_protocol_prints(
     for hidden in ("Surrogate bid", "Issue the bidders' links", "Print the protocol"):
         assert hidden not in text, hidden
     render_pdf(pdf, screenshots / "protocol")
+
+
+def poppler() -> None:
+    """pdftotext and pdftoppm (Debian's poppler-utils; .ci/run installs it)."""
+    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+        missing("poppler-utils is not installed (apt-get install poppler-utils)")
 
 
 def pdf_text(pdf: Path) -> str:
