@@ -17,15 +17,17 @@ screenshots with the sideways-scroll check, and the language checks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gateway.pages import STATIC
-from tests.gateway.server_fixture import LiveServer, eventually
+from tests.gateway.server_fixture import LiveServer, eventually, live_server
 
 TIMEOUT_MS = 10_000
 DESKTOP = {"width": 1280, "height": 900}
@@ -66,6 +68,8 @@ class Stage:
     browser: Any
     contexts: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    clock: JumpClock = field(default_factory=JumpClock)
+    pages: dict[str, Any] = field(default_factory=dict)
 
     async def page(
         self,
@@ -104,6 +108,23 @@ class Stage:
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
+
+
+@contextlib.asynccontextmanager
+async def jumping_stage(browser: Any, spec: dict[str, Any]) -> AsyncIterator[Stage]:
+    """A stage whose server runs on a :class:`JumpClock`, with ``spec`` created to
+    start in an hour (so that the pages see it scheduled first)."""
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    clock = JumpClock()
+    async with live_server(clock=clock) as server:
+        stage = Stage(server, browser, clock=clock)
+        await server.create({**spec, "start_at": clock.now_ms() + 3_600_000})
+        try:
+            yield stage
+        finally:
+            await stage.close()
 
 
 # ------------------------------------------------------------------ axe-core

@@ -24,17 +24,15 @@ import pytest
 import pytest_asyncio
 
 from tests.factories import dutch_spec, japanese_spec, open_spec, rounds_spec
-from tests.gateway.server_fixture import live_server
 from tests.pages.chart_check import assert_chart_matches_journal
 from tests.pages.conftest import missing
 from tests.pages.helpers import (
     DESKTOP,
     PHONE,
-    TIMEOUT_MS,
-    JumpClock,
     Stage,
     accessible,
     assert_one_language,
+    jumping_stage,
     next_deadline,
     shots,
 )
@@ -55,26 +53,10 @@ ROUNDS_SPEC = rounds_spec(
 )
 
 
-class DefectStage(Stage):
-    clock: JumpClock
-    pages: dict[str, Any]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stage(browser: Any) -> AsyncIterator[DefectStage]:
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    clock = JumpClock()
-    async with live_server(clock=clock) as server:
-        st = DefectStage(server, browser)
-        st.clock = clock
-        st.pages = {}
-        await server.create({**ROUNDS_SPEC, "start_at": clock.now_ms() + 3_600_000})
-        try:
-            yield st
-        finally:
-            await st.close()
+async def stage(browser: Any) -> AsyncIterator[Stage]:
+    async with jumping_stage(browser, ROUNDS_SPEC) as st:
+        yield st
 
 
 def money(minor: int) -> str:
@@ -82,7 +64,7 @@ def money(minor: int) -> str:
 
 
 # ------------------------------------------------------------ before the start
-async def test_a_scheduled_auction_shows_its_start_in_its_own_time_zone(stage: DefectStage) -> None:
+async def test_a_scheduled_auction_shows_its_start_in_its_own_time_zone(stage: Stage) -> None:
     """Was: "Time left —" on every page; "Your amount —"; times without a zone,
     different in two browsers for the same moment; US dates on the dashboard."""
     from playwright.async_api import expect
@@ -130,7 +112,7 @@ async def test_a_scheduled_auction_shows_its_start_in_its_own_time_zone(stage: D
     assert not re.search(r"\d+/\d+/\d{4}", await row.inner_text())  # no month/day order to guess
 
 
-async def test_the_turn_order_and_the_round_table_before_round_one(stage: DefectStage) -> None:
+async def test_the_turn_order_and_the_round_table_before_round_one(stage: Stage) -> None:
     """Was: no round table, no turn order; the chart began at the starting price."""
     from playwright.async_api import expect
 
@@ -157,7 +139,7 @@ async def test_the_turn_order_and_the_round_table_before_round_one(stage: Defect
 
 
 async def test_the_bidder_page_follows_its_own_bidder_in_its_turn(
-    stage: DefectStage, screenshots: Path
+    stage: Stage, screenshots: Path
 ) -> None:
     """Was: "Your amount" stayed at the old amount after an accepted post; the log
     called it "Bidder #N placed a bid."; "your turn" was a plain line; a post
@@ -231,7 +213,7 @@ async def test_the_bidder_page_follows_its_own_bidder_in_its_turn(
     await shots(s1, screenshots, "bidder-your-turn")
 
 
-async def test_an_answer_and_the_typed_text_belong_to_their_turn(stage: DefectStage) -> None:
+async def test_an_answer_and_the_typed_text_belong_to_their_turn(stage: Stage) -> None:
     """Was: an old answer ("Not accepted: paused") and typed text stayed into later turns."""
     from playwright.async_api import expect
 
@@ -252,7 +234,7 @@ async def test_an_answer_and_the_typed_text_belong_to_their_turn(stage: DefectSt
 
 
 async def test_official_actions_are_worded_and_attributed_as_what_they_are(
-    stage: DefectStage,
+    stage: Stage,
 ) -> None:
     """Was: a refused surrogate bid said "It is not your turn" and was logged as the
     supplier's own; a refused Resume was listed under "Rejected bids"; doubled
@@ -297,7 +279,7 @@ async def test_official_actions_are_worded_and_attributed_as_what_they_are(
 
 
 async def test_the_pause_says_bids_are_refused_and_why_and_how_long_is_left(
-    stage: DefectStage, screenshots: Path
+    stage: Stage, screenshots: Path
 ) -> None:
     """Was: "Bids wait until it resumes" while they are refused, without the reason;
     no remaining time while paused; "Place bid" enabled while paused."""
@@ -331,7 +313,7 @@ async def test_the_pause_says_bids_are_refused_and_why_and_how_long_is_left(
 
 
 async def test_the_end_tells_each_bidder_its_result_and_the_protocol_prints(
-    stage: DefectStage, screenshots: Path
+    stage: Stage, screenshots: Path
 ) -> None:
     """Was: "The result is below" with nothing below, no "you won" nor final rank,
     headers still saying names are hidden; savings "12.00 %" here and "12 %" there;
@@ -424,7 +406,7 @@ def render_pdf(pdf: Path, prefix: Path) -> None:
 
 
 # -------------------------------------------------------- the other formats
-async def test_the_chart_of_every_format_is_the_ranking_over_time(stage: DefectStage) -> None:
+async def test_the_chart_of_every_format_is_the_ranking_over_time(stage: Stage) -> None:
     """Was: Dutch flat at the start price while the clock rose; the end not the
     winner's price; open: blank before the first bid, a disqualified bidder's
     amount still counted. Each chart is checked against the journal."""
@@ -515,7 +497,7 @@ async def test_the_chart_of_every_format_is_the_ranking_over_time(stage: DefectS
 
 
 # --------------------------------------------------------------- connections
-async def test_a_refused_fourth_tab_says_so_and_sends_nothing(stage: DefectStage) -> None:
+async def test_a_refused_fourth_tab_says_so_and_sends_nothing(stage: Stage) -> None:
     """Was: a fourth tab refused with "Too many connections" still looked alive
     and its bids hung in "Sending…"."""
     from playwright.async_api import expect
@@ -545,7 +527,7 @@ async def test_a_refused_fourth_tab_says_so_and_sends_nothing(stage: DefectStage
 
 
 async def test_an_unknown_auction_and_a_garbage_token_are_called_what_they_are(
-    stage: DefectStage,
+    stage: Stage,
 ) -> None:
     """Was: /watch/no-such-auction said "not public"; a garbage token was "signed in"."""
     from playwright.async_api import expect
@@ -569,7 +551,7 @@ async def test_an_unknown_auction_and_a_garbage_token_are_called_what_they_are(
 # ----------------------------------------------------------------- creating
 @pytest.mark.parametrize("fmt", ["open", "rounds", "japanese", "dutch"])
 async def test_an_official_creates_an_auction_of_every_format_with_a_form(
-    stage: DefectStage, fmt: str
+    stage: Stage, fmt: str
 ) -> None:
     """Was: officials could only paste JSON."""
     from playwright.async_api import expect
@@ -595,7 +577,7 @@ async def test_an_official_creates_an_auction_of_every_format_with_a_form(
     await expect(page.locator(f"tr[data-auction='{auction_id}']")).to_be_visible()
 
 
-async def test_the_servers_validation_message_is_shown_at_its_field(stage: DefectStage) -> None:
+async def test_the_servers_validation_message_is_shown_at_its_field(stage: Stage) -> None:
     from playwright.async_api import expect
 
     page = await stage.dashboard()
@@ -619,7 +601,7 @@ async def test_the_servers_validation_message_is_shown_at_its_field(stage: Defec
 
 # ------------------------------------------------------------------ languages
 async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(
-    stage: DefectStage,
+    stage: Stage,
 ) -> None:
     """Was: English only (lang="en"); Ukrainian amounts beside English labels; the
     server's English message in a rejection."""
@@ -665,7 +647,7 @@ async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(
     await expect(page.get_by_label("Your bid (EUR)")).to_be_visible()
 
 
-async def test_the_phone_dashboard_neither_clips_nor_stacks_banners(stage: DefectStage) -> None:
+async def test_the_phone_dashboard_neither_clips_nor_stacks_banners(stage: Stage) -> None:
     """Was: the ranking clipped amounts and its header ("Amo…") with no sign it
     scrolls; three banners stacked."""
     from playwright.async_api import expect
@@ -690,5 +672,5 @@ async def test_the_phone_dashboard_neither_clips_nor_stacks_banners(stage: Defec
     assert wraps == 0, "a table wider than its box shows no sign that it scrolls"
 
 
-async def test_no_page_raised_a_script_error(stage: DefectStage) -> None:
+async def test_no_page_raised_a_script_error(stage: Stage) -> None:
     assert stage.errors == []

@@ -22,14 +22,12 @@ import pytest_asyncio
 
 from gateway.pages import STATIC
 from tests.factories import rounds_spec
-from tests.gateway.server_fixture import live_server
 from tests.pages.helpers import (
     CATALOGUES,
-    TIMEOUT_MS,
-    JumpClock,
     Stage,
     allowed_words,
     assert_one_language,
+    jumping_stage,
     next_deadline,
     shots,
 )
@@ -88,22 +86,12 @@ def test_a_catalogue_is_data_only() -> None:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stage(browser: Any) -> AsyncIterator[Any]:
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    clock = JumpClock()
-    async with live_server(clock=clock) as server:
-        st = Stage(server, browser)
-        st.clock = clock  # type: ignore[attr-defined]
-        await server.create({**SPEC, "start_at": clock.now_ms() + 3_600_000})
-        try:
-            yield st
-        finally:
-            await st.close()
+async def stage(browser: Any) -> AsyncIterator[Stage]:
+    async with jumping_stage(browser, SPEC) as st:
+        yield st
 
 
-async def every_page(stage: Any, lang: str) -> dict[str, Any]:
+async def every_page(stage: Stage, lang: str) -> dict[str, Any]:
     return {
         "bidder": await stage.bidder(A, "b1", lang=lang),
         "public": await stage.public(A, lang=lang),
@@ -122,7 +110,7 @@ async def look(pages: dict[str, Any], directory: Path, moment: str, lang: str) -
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_every_page_in_both_languages_at_both_sizes(stage: Any, screenshots: Path) -> None:
+async def test_every_page_in_both_languages_at_both_sizes(stage: Stage, screenshots: Path) -> None:
     from playwright.async_api import expect
 
     pages = {lang: await every_page(stage, lang) for lang in ("uk", "en")}
@@ -145,7 +133,7 @@ async def test_every_page_in_both_languages_at_both_sizes(stage: Any, screenshot
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_the_switch_translates_a_page_in_place(stage: Any) -> None:
+async def test_the_switch_translates_a_page_in_place(stage: Stage) -> None:
     from playwright.async_api import expect
 
     page = await stage.public(A, lang=None, locale="en-US")  # UAH: Ukrainian first
@@ -159,5 +147,5 @@ async def test_the_switch_translates_a_page_in_place(stage: Any) -> None:
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_no_page_raised_a_script_error(stage: Any) -> None:
+async def test_no_page_raised_a_script_error(stage: Stage) -> None:
     assert stage.errors == []

@@ -94,17 +94,8 @@
   }
 
   function pausedText() {
-    const reason = lastPauseReason(state.items);
+    const reason = U.pauseReason(state.items);
     return reason ? t("banner.paused_reason", { reason }) : t("banner.paused");
-  }
-
-  function lastPauseReason(items) {
-    for (let i = items.length - 1; i >= 0; i -= 1) {
-      const e = items[i].event;
-      if (e.type === "auction_paused") return e.reason || "";
-      if (e.type === "auction_resumed") return "";
-    }
-    return "";
   }
 
   function renderTurnBanner(view, turns) {

@@ -265,6 +265,16 @@
     return I.has(`reason.${code}`) ? t(`reason.${code}`) : t("reason.unknown", { code: code || "?" });
   }
 
+  /* The official's reason for the pause in force, from the stream ("" if none given). */
+  function pauseReason(items) {
+    for (let i = items.length - 1; i >= 0; i -= 1) {
+      const e = items[i].event;
+      if (e.type === "auction_paused") return e.reason || "";
+      if (e.type === "auction_resumed") return "";
+    }
+    return "";
+  }
+
   // ------------------------------------------------------------- stages
   function stageName(lot) {
     const name = t(`stage.${lot.status === "live" ? lot.stage : lot.status}`);
@@ -606,6 +616,7 @@
     offerFacts,
     outcomeName,
     parseAmount,
+    pauseReason,
     priceFact,
     reason,
     renderLog,

@@ -186,12 +186,8 @@
   }
 
   function pausedText() {
-    for (let i = state.items.length - 1; i >= 0; i -= 1) {
-      const e = state.items[i].event;
-      if (e.type === "auction_paused") return e.reason ? t("banner.paused_official_reason", { reason: e.reason }) : t("banner.paused_official");
-      if (e.type === "auction_resumed") break;
-    }
-    return t("banner.paused_official");
+    const reason = U.pauseReason(state.items);
+    return reason ? t("banner.paused_official_reason", { reason }) : t("banner.paused_official");
   }
 
   function renderLot(lot, view, names) {
