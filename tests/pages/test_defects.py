@@ -529,7 +529,8 @@ async def test_a_refused_fourth_tab_says_so_and_sends_nothing(stage: Stage) -> N
 async def test_an_unknown_auction_and_a_garbage_token_are_called_what_they_are(
     stage: Stage,
 ) -> None:
-    """Was: /watch/no-such-auction said "not public"; a garbage token was "signed in"."""
+    """Was: /watch/no-such-auction said "not public" (the server refuses a private and a
+    missing auction alike, on purpose: the page says both); a garbage token was "signed in"."""
     from playwright.async_api import expect
 
     missing = await stage.public("no-such-auction")
@@ -619,7 +620,7 @@ async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(
     await page.get_by_role("button", name="Подати ставку").click()
     await expect(page.get_by_test_id("answer")).to_have_text(
         re.compile(
-            r"^Не прийнято: Ставка недостатньо знижує суму: "  # noqa: RUF001
+            r"^Не прийнято: Ставка недостатньо знижує суму: "
             r"запропонуйте не більше ніж 98\s000,00\s(€|EUR)\.$"
         )
     )

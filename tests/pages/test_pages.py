@@ -697,7 +697,9 @@ async def test_a_bad_link_and_a_private_auction_say_so(stage: PagesStage) -> Non
     spec = open_spec(2, id="pages-private", public=False, start_at=now_ms() + 60_000)
     await server.create(spec)
     private = await stage.page(f"{server.base_url}/watch/pages-private")
-    await expect(private.locator("#banner")).to_have_text("This auction is not public.")
+    await expect(private.locator("#banner")).to_have_text(
+        "There is no public auction at this address: it does not exist, or it is not public."
+    )
     await expect(private.locator("main")).not_to_contain_text("Supplier")
 
 

@@ -65,7 +65,7 @@
   // ------------------------------------------------------------- list
   async function loadList() {
     try {
-      state.list = await U.api("/api/auctions");
+      state.list = await U.api("/api/auctions", { token: state.token }); // the operator sees private ones too
       renderList();
     } catch (err) {
       say(() => t("list.failed"), false);

@@ -121,16 +121,10 @@
         refresh();
       },
       onWake: () => refresh(),
-      onError: async (message, code) => {
-        if (code !== "token_missing") return;
-        // The server does not say which: ask over HTTP (404: no such auction).
-        try {
-          await U.auctionApi(auctionId, "");
-          state.refusal = "public.not_public";
-        } catch (err) {
-          state.refusal = err.status === 404 ? "close.4004" : "public.not_public";
-        }
-        U.connectionStatus("closed", state.refusal);
+      onError: (message, code) => {
+        // A private auction and one that does not exist are refused alike, on
+        // purpose (docs/api.md): the page cannot tell them apart, and says so.
+        if (code === "token_missing") state.refusal = "public.not_found";
       },
     });
     window.underbidPage = { socket, state, refresh };
