@@ -535,7 +535,7 @@ async def test_an_unknown_auction_and_a_garbage_token_are_called_what_they_are(
 
     missing = await stage.public("no-such-auction")
     await expect(missing.locator("#banner")).to_have_text(
-        "There is no such auction on this server."
+        "There is no public auction at this address: it does not exist, or it is not public."
     )
     page = await stage.page(f"{stage.server.base_url}/dashboard#token=garbage")
     await expect(page.locator("#message")).to_have_text(
