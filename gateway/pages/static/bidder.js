@@ -251,7 +251,13 @@
     }
     U.priceFact(facts, lot, view);
     fact(facts, t("fact.you"), U.label(you.label || (state.welcome && state.welcome.label) || ""), "label");
-    const rank = you.disqualified ? t("rank.disqualified") : you.rank ? t("rank.of", { rank: you.rank, count: lot.bidders }) : t("rank.none");
+    const rank = you.disqualified
+      ? t("rank.disqualified")
+      : you.rank
+        ? t("rank.of", { rank: you.rank, count: lot.bidders })
+        : lot.ranked === false
+          ? t("rank.hidden") // the format ranks no one until the end (japanese)
+          : t("rank.none");
     fact(facts, t("fact.rank"), rank, "rank");
     if (lot.status === "scheduled") {
       fact(facts, t("fact.your_sealed"), money(lot.your_sealed, view), "your-amount");
