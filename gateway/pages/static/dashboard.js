@@ -93,6 +93,8 @@
     $("auctions").tBodies[0].replaceChildren(
       ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: t("list.empty") }))]),
     );
+    const wrap = $("auctions").parentElement; // a phone scrolls the list sideways: say so
+    wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
   }
 
   function exampleSpec() {
