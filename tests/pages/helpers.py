@@ -185,14 +185,16 @@ async def assert_one_language(page: Any, lang: str, allowed: tuple[str, ...] = (
     """The page speaks ``lang`` only: ``<html lang>``, no missing catalogue key, no
     phrase of the other catalogue and no word of the other script, except what
     ``allowed`` lists (the auction's own data: titles, names, ids, codes) and
-    text marked up as another language (``lang`` attributes: the switch)."""
+    text marked up as another language (``lang`` attributes: the switch) or as no
+    language at all (``translate="no"``, code: roots, keys, commands)."""
     assert await page.evaluate("document.documentElement.lang") == lang
     missing = await page.evaluate("document.body.dataset.missingKeys || ''")
     assert not missing, f"missing catalogue keys: {missing}"
     text: str = await page.evaluate(
         """() => {
           const clone = document.body.cloneNode(true);
-          const gone = clone.querySelectorAll('[lang], script, style, [hidden], title');
+          const gone = clone.querySelectorAll(
+            '[lang], [translate=no], code, pre, script, style, [hidden], title');
           for (const n of gone) n.remove();
           const svgText = [...document.querySelectorAll('svg.chart')]
             .map(s => s.getAttribute('aria-label')).join(' ');
@@ -237,5 +239,6 @@ def allowed_words(spec: dict[str, Any]) -> tuple[str, ...]:
         "IANA",
         "docs/spec.md",
         "security.allowed_origins",
+        "RFC",
     ]
     return tuple(w for w in words if w)

@@ -57,7 +57,7 @@ def test_the_catalogues_have_the_same_keys_and_placeholders() -> None:
         if key.startswith("lang."):
             continue  # each language's own name, the same in both
         plain = re.sub(
-            r"\{\w+\}|`[^`]*`|#token=|JSON|IANA|Europe/Kyiv|security\.allowed_origins|docs/spec\.md",
+            r"\{\w+\}|`[^`]*`|#token=|JSON|IANA|RFC|Europe/Kyiv|security\.allowed_origins|docs/spec\.md",
             "",
             uk[key],
         )

@@ -29,6 +29,7 @@ async def test_the_public_page_shows_the_signed_root_and_the_command(
         await eventually(lambda: runtime.durable_seq(aid) >= 2, timeout=5)
         context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
         errors: list[str] = []
+        await context.add_init_script("localStorage.setItem('underbid.lang', 'en')")
         try:
             page = await context.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
