@@ -61,7 +61,7 @@ from auction.core.errors import SpecError
 from auction.core.events import decode_event
 from auction.core.record import audit_record, result
 from auction.core.spec import AuctionSpec, parse_spec
-from auction.runtime.host import NotHosted, Runtime, RuntimeError_, Unavailable
+from auction.runtime.host import AuctionOver, NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
@@ -537,6 +537,8 @@ async def control(request: Request) -> Response:
     del claims
     try:
         outcome = await gateway.runtime.submit(auction.spec.id, command)
+    except AuctionOver as exc:
+        raise Problem(409, exc.code, str(exc)) from None
     except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
         raise Problem(503, exc.code, str(exc)) from None
     if outcome.rejection is not None:

@@ -95,6 +95,13 @@ class AuctionHalted(RuntimeError_):
     code = "auction_halted"
 
 
+class AuctionOver(NotHosted):
+    """The auction finished before this process started: it is read back from
+    the journal, read-only, and takes no commands."""
+
+    code = "auction_closed"
+
+
 @dataclass
 class _Hosted:
     """One auction this process writes."""
@@ -297,7 +304,7 @@ class Runtime:
         host = self._hosts.get(auction_id)
         if host is None:
             if auction_id in self.archive:
-                raise NotHosted(f"auction {auction_id!r} has finished: it takes no commands")
+                raise AuctionOver(f"auction {auction_id!r} is over: it takes no more commands")
             raise NotHosted(f"auction {auction_id!r} is not hosted here")
         return host
 
