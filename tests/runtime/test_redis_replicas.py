@@ -6,6 +6,9 @@ Real servers (tests/redis_server.py): a primary alone, then with a replica."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -176,3 +179,60 @@ async def test_a_sentinel_url_reaches_the_master_and_a_cluster_client_can_be_len
         assert await client.ping()
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("min_replicas", [0, 1])
+async def test_a_promoted_replica_that_missed_an_acquire_reuses_its_epoch(
+    redis_server: RedisServer, replica: RedisServer, min_replicas: int
+) -> None:
+    """Why acquisitions wait for replicas too. The replica stops receiving (here:
+    stopped, and its link cut), n1 takes a new epoch on the primary, the primary dies and the
+    replica is promoted: with ``min_replicas = 0`` n2 is then handed the very
+    epoch n1 holds, and the fencing cannot tell their appends apart; with
+    ``min_replicas = 1`` n1's acquisition was never acknowledged, so no writer
+    holds the epoch n2 gets."""
+    primary = RedisJournal(redis_server.url, min_replicas=min_replicas, replica_timeout_ms=100)
+    promoted: RedisJournal | None = None
+    try:
+        await primary.create("a1", b"spec")
+        first = await primary.acquire("a1", "n1", TTL_MS)
+        assert first is not None
+        await primary.release("a1", "n1", first)
+        SentinelDeployment.wait_replicated(redis_server, 1)
+        async with Redis.from_url(replica.url) as on_replica:  # the release reached it
+            await _replicated(on_replica, first)
+        os.kill(replica.pid, signal.SIGSTOP)  # it cannot reconnect...
+        async with Redis.from_url(redis_server.url) as on_primary:  # ...once cut off
+            await on_primary.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        try:
+            try:
+                held: int | None = await primary.acquire("a1", "n1", TTL_MS)
+            except JournalUnavailable:
+                held = None  # ran on the primary, never acknowledged: n1 may not write
+        finally:
+            redis_server.kill()  # the primary dies before the replica got the INCR
+            os.kill(replica.pid, signal.SIGCONT)
+        async with Redis.from_url(replica.url) as on_replica:
+            await on_replica.execute_command("REPLICAOF", "NO", "ONE")  # the failover
+        promoted = RedisJournal(replica.url)
+        taken = await promoted.acquire("a1", "n2", TTL_MS)
+        assert taken is not None
+        if min_replicas:
+            assert held is None, "an acquisition no replica confirmed was acknowledged"
+        else:
+            assert held == taken == first + 1, "the same epoch, handed to two writers"
+            [stale] = await promoted.append_batch([Append("a1", held, 1, [b"from n1"])])
+            assert stale is None  # accepted: the risk of min_replicas = 0
+    finally:
+        await primary.close()
+        if promoted is not None:
+            await promoted.close()
+
+
+async def _replicated(client: Redis, epoch: int) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while await client.get("ub:{a1}:epoch") != str(epoch).encode() or await client.exists(
+        "ub:{a1}:lease"
+    ):
+        assert asyncio.get_running_loop().time() < deadline, "never replicated"
+        await asyncio.sleep(0.01)  # bounded polling of a real replica
