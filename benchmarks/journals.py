@@ -71,6 +71,7 @@ from benchmarks.runtime import (
     Row,
     _json_row,
     _spec,
+    latency_of,
     open_loop,
     percentiles,
 )
@@ -138,26 +139,6 @@ async def runtime_throughput(
     await runtime.stop()
     await journal.close()
     return bids / elapsed, recording.batches
-
-
-async def runtime_latency(journal: Journal, rate: float, seconds: float) -> list[float]:
-    runtime = Runtime(journal, SystemClock(), node_id="bench-lat", lease_ms=LEASE_MS)
-    await runtime.start()
-    await runtime.create(_spec("lat"))
-    await runtime.submit("lat", PlaceBid(bidder="b0", amount=START_VALUE - 1, bid_id="warm"))
-
-    async def send(i: int) -> None:
-        n = i + 2
-        command = PlaceBid(bidder=f"b{n % BIDDERS}", amount=START_VALUE - n, bid_id=f"{n}")
-        outcome = await runtime.submit("lat", command)
-        if not outcome.accepted:
-            raise AssertionError(f"bid {n} rejected: {outcome.rejection}")
-
-    gc.collect()
-    latencies = await open_loop(rate, seconds, send)
-    await runtime.stop()
-    await journal.close()
-    return latencies
 
 
 def event_size() -> int:
@@ -314,7 +295,7 @@ async def measure(store: Store, args: argparse.Namespace) -> list[Row]:
         best_bare = max(best_bare, await store.bare_batches(batches, size))
     sizes = [sum(b) for b in shapes]
     mean = sum(sizes) / len(sizes)
-    latencies = await runtime_latency(store.open(), args.rate, args.seconds)
+    latencies = await latency_of(store.open(), args.rate, args.seconds, "bench-latency")
     bare_latencies = await open_loop(args.rate, args.seconds, await store.bare_send(size))
     p, b = percentiles(latencies), percentiles(bare_latencies)
     target_bids = "≥ 20,000/s" if store.name == "sqlite" else "-"

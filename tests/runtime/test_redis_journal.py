@@ -15,6 +15,7 @@ from redis.crc import key_slot
 
 from auction.runtime.journal import (
     Append,
+    Journal,
     JournalUnavailable,
     SequenceConflict,
     Snapshot,
@@ -40,7 +41,7 @@ async def raw(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def populated(journal: RedisJournal, auction_id: str = "a1") -> int:
+async def populated(journal: Journal, auction_id: str = "a1") -> int:
     """An auction with a lease, two events and a snapshot; returns the epoch."""
     await journal.create(auction_id, b"spec")
     epoch = await journal.acquire(auction_id, "n1", TTL_MS)

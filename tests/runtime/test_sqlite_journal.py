@@ -17,18 +17,9 @@ import pytest
 from auction.clock import FakeClock
 from auction.runtime.journal import Append, JournalUnavailable, Snapshot, open_journal
 from auction.runtime.sqlite import SCHEMA_VERSION, JournalInUse, SqliteJournal
+from tests.runtime.test_redis_journal import populated
 
 TTL_MS = 30_000
-
-
-async def populated(journal: SqliteJournal, auction_id: str = "a1") -> int:
-    await journal.create(auction_id, b"spec")
-    epoch = await journal.acquire(auction_id, "n1", TTL_MS)
-    assert epoch is not None
-    assert await journal.append_batch(
-        [Append(auction_id, epoch, 1, [b"e1", b"e2"], snapshot=b"s2")]
-    ) == [None]
-    return epoch
 
 
 async def test_everything_is_still_there_after_reopening(tmp_path: Path) -> None:
