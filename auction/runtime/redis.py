@@ -78,7 +78,16 @@ from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
-from redis.exceptions import NoScriptError, RedisError, ResponseError, SlotNotCoveredError
+from redis.exceptions import (
+    ClusterError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from auction.runtime.journal import (
     Append,
@@ -286,6 +295,8 @@ class RedisJournal:
         """Where the server is, for messages (never the URL: it may hold a password)."""
         self._version: tuple[int, int] | None = None
         """The (oldest) server's version, once asked; forgotten after an error."""
+        self._stale_map = False
+        """A Cluster call failed: reload the slot map before the next one."""
 
     # -- keys ------------------------------------------------------------------
 
@@ -311,18 +322,41 @@ class RedisJournal:
         """Turn every redis-py and socket error into :class:`JournalUnavailable`."""
         try:
             yield
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             self._version = None  # after a failover the server may be another one
+            self._stale_map = self._cluster is not None
             raise JournalUnavailable(
                 f"redis journal at {self._where}: {what} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
     async def _command(self, *args: Any) -> Any:
         """One command (redis-py leaves ``execute_command`` untyped)."""
+        await self._fresh_map()
         client: Any = self._client
         return await client.execute_command(*args)
 
+    async def _fresh_map(self) -> None:
+        """After a failed Cluster call, drop the connections and the slot map, so
+        the next call asks the cluster again: redis-py reloads the map by itself
+        only when a single command (not a pipeline) fails, and only with
+        retries, which this client has none of (see the module docstring)."""
+        if self._stale_map and self._cluster is not None:
+            self._stale_map = False
+            await self._cluster.aclose()
+
+    def _note_failures(self, replies: Sequence[Any]) -> None:
+        """A Cluster reply that is a connection error or a cluster error means the
+        slot map may be stale (a failover): reload it before the next call."""
+        if self._cluster is not None and any(
+            isinstance(
+                r, RedisConnectionError | RedisTimeoutError | ClusterError | RedisClusterException
+            )
+            for r in replies
+        ):
+            self._stale_map = True
+
     async def _load_scripts(self) -> None:
+        await self._fresh_map()
         for script in _SCRIPTS:  # on a Cluster, SCRIPT LOAD goes to every primary
             await self._client.script_load(script.source)
 
@@ -371,6 +405,7 @@ class RedisJournal:
             problem = self._unconfirmed(replies[-1])
             return [_confirm(reply, problem) for reply in replies[:-1]]
         cluster = self._cluster
+        await self._fresh_map()
         await cluster.initialize()
         keys = [call[3] for call in calls]
         before = [_node(cluster, key) for key in keys]
@@ -381,6 +416,7 @@ class RedisJournal:
         for node in nodes.values():
             pipe.execute_command(*wait, target_nodes=node)
         replies = list(await pipe.execute(raise_on_error=False))
+        self._note_failures(replies)
         problems = {
             name: self._unconfirmed(reply)
             for name, reply in zip(nodes, replies[len(calls) :], strict=True)
@@ -418,6 +454,7 @@ class RedisJournal:
         """``client.<method>(*args)`` on the server, or on every primary of a Cluster."""
         if self._cluster is None:
             return [await getattr(self._client, method)(*args)]
+        await self._fresh_map()
         replies = await getattr(self._cluster, method)(*args, target_nodes=RedisCluster.PRIMARIES)
         return list(replies.values())
 
@@ -499,10 +536,13 @@ class RedisJournal:
         """Commands in one round trip; a command's error comes back as its reply."""
         if not calls:
             return []
+        await self._fresh_map()
         pipe = self._client.pipeline(transaction=False)
         for call in calls:
             pipe.execute_command(*call)
-        return list(await pipe.execute(raise_on_error=False))
+        replies = list(await pipe.execute(raise_on_error=False))
+        self._note_failures(replies)
+        return replies
 
     async def append_batch(self, appends: Sequence[Append]) -> list[JournalError | None]:
         """All appends in one pipeline (one round trip). Each is its own script
