@@ -41,7 +41,7 @@ DOWN_AFTER_MS = 1_000
 """Sentinel: how long a primary may be silent before it is judged down."""
 NODE_TIMEOUT_MS = 1_000
 """Cluster: how long a node may be silent before it is judged failing."""
-READY_S = 30.0
+READY_S = 60.0
 """Bound on every wait for a deployment to settle."""
 
 
@@ -90,7 +90,7 @@ class SentinelProcess:
                     f"logfile {directory / f'sentinel-{self.port}.log'}",
                     f"sentinel monitor {MASTER} 127.0.0.1 {primary_port} {quorum}",
                     f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
-                    f"sentinel failover-timeout {MASTER} 10000",
+                    f"sentinel failover-timeout {MASTER} 5000",
                     f"sentinel parallel-syncs {MASTER} 1",
                     "",
                 ]

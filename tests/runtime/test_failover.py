@@ -40,7 +40,6 @@ import pytest
 from tests.redis_server import RedisServer
 from tests.redis_topology import ClusterDeployment, SentinelDeployment
 from tests.runtime.nodes import (
-    BOUND_S,
     POLL_S,
     START_VALUE,
     Client,
@@ -60,6 +59,9 @@ BEFORE = 300
 AFTER = 300
 """Acknowledgements after it, before the load stops."""
 LEASE_MS = 1_000
+FAILOVER_BOUND_S = 90.0
+"""Bound on waiting through a failover: seconds normally, but a shared machine
+under heavy load has been seen to keep the sentinels from agreeing for 20 s."""
 
 
 @dataclass
@@ -91,7 +93,7 @@ class Load:
                     "bid_id": f"x{n}",
                 }
                 sent = time.monotonic()
-                deadline = sent + BOUND_S
+                deadline = sent + FAILOVER_BOUND_S
                 while True:  # until answered (a bid is never given up half-way)
                     reply = await self._send(clients, target, request)
                     if reply is not None and reply["ok"]:
@@ -121,11 +123,11 @@ class Load:
 
     async def acks(self, count: int) -> None:
         """Wait until ``count`` bids are acknowledged in all (bounded)."""
-        deadline = time.monotonic() + BOUND_S * 2
+        deadline = time.monotonic() + FAILOVER_BOUND_S
         while len(self.acked) < count:
             self.acks_changed.clear()
             assert time.monotonic() < deadline, f"only {len(self.acked)} of {count} acks"
-            await asyncio.wait_for(self.acks_changed.wait(), BOUND_S * 2)
+            await asyncio.wait_for(self.acks_changed.wait(), FAILOVER_BOUND_S)
 
     def resumed_after(self, moment: float) -> float | None:
         """Seconds from ``moment`` to the first ack of a bid sent after it."""
