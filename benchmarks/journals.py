@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from auction.clock import SystemClock
 from auction.core import PlaceBid
@@ -79,6 +79,8 @@ from tests.redis_server import RedisServer, find_redis_server
 from tests.redis_topology import ClusterDeployment, SentinelDeployment
 
 JOURNALS = ("memory", "sqlite", "redis", "redis-replica", "cluster")
+POOL = 64
+"""Connections of a bare Redis client (the runtime's journal needs a handful)."""
 
 
 class Recording:
@@ -230,13 +232,20 @@ def redis_store(name: str, url: str, *, min_replicas: int = 0, cluster: bool = F
             url, prefix=f"{name}{next(counter)}", timeout_s=30.0, min_replicas=min_replicas
         )
 
+    patient = {"socket_timeout": 60.0, "socket_connect_timeout": 60.0}
+
     def client() -> Redis | RedisCluster:
+        # A pool of POOL connections opened up front (see warm()): arrivals
+        # beyond that wait for a free one, as they would in any bounded client,
+        # instead of opening connections in a storm when the machine stalls.
         if cluster:
             first = url.removeprefix("redis+cluster://").split(",")[0]
-            return RedisCluster.from_url(f"redis://{first}", max_connections=10_000, **patient)
-        return Redis.from_url(url, max_connections=10_000, **patient)
+            return RedisCluster.from_url(f"redis://{first}", max_connections=POOL, **patient)
+        pool = BlockingConnectionPool.from_url(url, max_connections=POOL, timeout=60, **patient)
+        return Redis(connection_pool=pool)
 
-    patient = {"socket_timeout": 60.0, "socket_connect_timeout": 60.0}
+    async def warm(bare: Redis | RedisCluster) -> None:
+        await asyncio.gather(*(bare.ping() for _ in range(POOL)))
 
     wait = ["WAIT", min_replicas, 1_000] if min_replicas else None
 
@@ -263,7 +272,7 @@ def redis_store(name: str, url: str, *, min_replicas: int = 0, cluster: bool = F
         bare = client()
         payload = b"x" * size
         key = f"bare{next(counter)}:{{lat}}:events"
-        await bare.ping()
+        await warm(bare)
 
         async def send(i: int) -> None:
             if wait:
