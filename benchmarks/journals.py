@@ -273,15 +273,17 @@ def redis_store(name: str, url: str, *, min_replicas: int = 0, cluster: bool = F
         payload = b"x" * size
         key = f"bare{next(counter)}:{{lat}}:events"
         await warm(bare)
+        slots = asyncio.Semaphore(POOL)  # the cluster client's pool does not block
 
         async def send(i: int) -> None:
-            if wait:
-                pipe = bare.pipeline(transaction=False)
-                pipe.execute_command("XADD", key, "*", "e", payload)
-                pipe.execute_command(*wait)
-                await pipe.execute()
-            else:
-                await bare.execute_command("XADD", key, "*", "e", payload)  # type: ignore[no-untyped-call]
+            async with slots:
+                if wait:
+                    pipe = bare.pipeline(transaction=False)
+                    pipe.execute_command("XADD", key, "*", "e", payload)
+                    pipe.execute_command(*wait)
+                    await pipe.execute()
+                else:
+                    await bare.execute_command("XADD", key, "*", "e", payload)  # type: ignore[no-untyped-call]
 
         return send
 
