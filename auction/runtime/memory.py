@@ -1,4 +1,4 @@
-"""The embedded journal: everything in this process's memory.
+"""The in-memory journal: everything in this process's memory.
 
 For tests and the demo. Durable only as long as the process lives: a restart
 loses every auction (``underbid serve`` uses the SQLite journal by default,
