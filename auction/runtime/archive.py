@@ -72,6 +72,7 @@ class Archive:
                 "start_at": spec.start_at,
                 "next_deadline": None,
                 "public": spec.public,
+                "time_zone": spec.time_zone,
             }
         self._summaries = summaries
         self.opened = True
