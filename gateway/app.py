@@ -61,7 +61,7 @@ from auction.core.errors import SpecError
 from auction.core.events import decode_event
 from auction.core.record import audit_record, result
 from auction.core.spec import AuctionSpec, parse_spec
-from auction.runtime.host import NotHosted, Runtime, RuntimeError_, Unavailable
+from auction.runtime.host import AuctionOver, NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
@@ -274,21 +274,22 @@ async def _json(request: Request) -> dict[str, Any]:
     )
 
 
-def _auction(request: Request) -> Any:
+async def _auction(request: Request) -> Any:
+    """The auction of the path: hosted here, or finished and read back from the journal."""
     gateway = _gw(request)
     auction_id = request.path_params["auction_id"]
     try:
-        return gateway.runtime.auction(auction_id)
+        return await gateway.runtime.find(auction_id)
     except NotHosted:
         raise Problem(404, "unknown_auction", f"no auction {_quoted(auction_id)} here") from None
     except Unavailable as exc:
         raise Problem(503, "unavailable", str(exc)) from None
 
 
-def _visible_auction(request: Request) -> tuple[Any, TokenClaims | None]:
+async def _visible_auction(request: Request) -> tuple[Any, TokenClaims | None]:
     """The auction and the caller's claims; a private auction without a token
     answers exactly like an unknown one (its existence is not revealed)."""
-    auction = _auction(request)
+    auction = await _auction(request)
     claims = _claims(request, auction.spec.id, required=False)
     if not _gw(request).can_see(auction, claims):
         raise Problem(404, "unknown_auction", f"no auction {_quoted(auction.spec.id)} here")
@@ -369,6 +370,13 @@ async def list_auctions(request: Request) -> Response:
                 "time_zone": auction.spec.time_zone,
             }
         )
+    hosted = set(gateway.runtime.hosted())
+    archive = gateway.runtime.archive  # finished before this process started
+    for auction_id in archive.ids():
+        summary = archive.summary(auction_id)
+        if auction_id not in hosted and (summary["public"] or operator):
+            items.append(summary)
+    items.sort(key=lambda item: str(item["id"]))
     return JSONResponse({"server_time": gateway.clock.now_ms(), "auctions": items})
 
 
@@ -404,7 +412,7 @@ async def create_auction(request: Request) -> Response:
 
 
 async def read_auction(request: Request) -> Response:
-    auction, claims = _visible_auction(request)
+    auction, claims = await _visible_auction(request)
     gateway = _gw(request)
     if claims is None:
         role, bidder = "public", None
@@ -417,14 +425,14 @@ async def read_auction(request: Request) -> Response:
 
 
 async def read_result(request: Request) -> Response:
-    auction, _ = _visible_auction(request)
+    auction, _ = await _visible_auction(request)
     if not auction.finished:
         raise Problem(409, "not_finished", "the result is published after the announcement")
     return JSONResponse(result(auction))
 
 
 async def read_record(request: Request) -> Response:
-    auction, claims = _visible_auction(request)
+    auction, claims = await _visible_auction(request)
     if not auction.finished:  # after the announcement the record, names included, is public
         claims = require_official(request, auction.spec.id)
     official = claims is not None and claims.role == "official"
@@ -441,7 +449,7 @@ async def read_record(request: Request) -> Response:
 
 async def read_people(request: Request) -> Response:
     """The admitted bidders and who is connected now (officials)."""
-    auction = _auction(request)
+    auction = await _auction(request)
     require_official(request, auction.spec.id)
     gateway = _gw(request)
     sockets: dict[str, int] = {}
@@ -467,7 +475,7 @@ async def read_people(request: Request) -> Response:
 
 
 async def issue_tokens(request: Request) -> Response:
-    auction = _auction(request)
+    auction = await _auction(request)
     require_official(request, auction.spec.id)
     gateway = _gw(request)
     try:
@@ -491,7 +499,7 @@ async def issue_tokens(request: Request) -> Response:
 
 
 async def control(request: Request) -> Response:
-    auction = _auction(request)
+    auction = await _auction(request)
     claims = require_official(request, auction.spec.id)
     gateway = _gw(request)
     action = request.path_params["action"]
@@ -529,6 +537,8 @@ async def control(request: Request) -> Response:
     del claims
     try:
         outcome = await gateway.runtime.submit(auction.spec.id, command)
+    except AuctionOver as exc:
+        raise Problem(409, exc.code, str(exc)) from None
     except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
         raise Problem(503, exc.code, str(exc)) from None
     if outcome.rejection is not None:
