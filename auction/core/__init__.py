@@ -21,6 +21,7 @@ from auction.core.commands import (
     Extend,
     Pause,
     PlaceBid,
+    Reschedule,
     Resume,
 )
 from auction.core.engine import Auction, AuctionState, Outcome
@@ -58,6 +59,7 @@ __all__ = [
     "Pause",
     "PlaceBid",
     "RecordError",
+    "Reschedule",
     "Resume",
     "SpecError",
     "UnderbidError",

@@ -84,6 +84,14 @@ class Disqualify(Command, frozen=True, tag="disqualify"):
     reason: str = ""
 
 
+class Reschedule(Command, frozen=True, tag="reschedule"):
+    """Official (or the procurement system's bridge): move a lot that has not
+    started to start at ``start_at`` (ms since epoch), earlier or later."""
+
+    official: str
+    start_at: int
+
+
 BidderCommand = PlaceBid | CancelBid | AcceptPrice
-OfficialCommand = Pause | Resume | Extend | CancelAuction | Disqualify
+OfficialCommand = Pause | Resume | Extend | CancelAuction | Disqualify | Reschedule
 AnyCommand = BidderCommand | OfficialCommand

@@ -29,6 +29,7 @@ from auction.core.commands import (
     Extend,
     Pause,
     PlaceBid,
+    Reschedule,
     Resume,
 )
 from auction.core.errors import BidRejected, Code, EngineBug
@@ -45,14 +46,18 @@ from auction.core.events import (
     Event,
     LotEnded,
     PriceAccepted,
+    StartMoved,
 )
 from auction.core.formats import rules_for
-from auction.core.formats.base import ENDED, FormatRules, LotState
+from auction.core.formats.base import ENDED, SCHEDULED, FormatRules, LotState
 from auction.core.limits import MAX_EXTENSION_MS
 from auction.core.spec import AuctionSpec
 
 _RECORDABLE = 2**63
 """Amounts a rejection records: those a signed 64-bit integer holds (the journal's wire)."""
+MAX_RESCHEDULE_MS = 400 * 86_400_000
+"""How far ahead a lot may be rescheduled (a little over a year)."""
+
 _MAX_CASCADE = 1_000_000
 """Deadlines one advance may fire before we call it a bug (an endless loop)."""
 
@@ -132,6 +137,15 @@ class Auction:
     @property
     def finished(self) -> bool:
         return all(st.status == ENDED for st in self.lot_states.values())
+
+    def latest_start(self) -> int | None:
+        """When the last lot still scheduled starts (ms), or None once all have started."""
+        starts = [
+            st.deadline
+            for st in self.lot_states.values()
+            if st.status == SCHEDULED and st.deadline is not None
+        ]
+        return max(starts, default=None)
 
     def next_deadline(self) -> int | None:
         """When the engine must next be woken (ms), or None (paused or over)."""
@@ -256,6 +270,8 @@ class Auction:
                     f"lot {lot_id} moves on as soon as the auction resumes: nothing to extend",
                 )
             return [DeadlineExtended(at=now, lot=lot_id, official=command.official, ms=command.ms)]
+        if isinstance(command, Reschedule):
+            return self._reschedule(command, now)
         if isinstance(command, Disqualify):
             lots = [self._lot_id(command.lot)] if command.lot else list(self.rules)
             known = [lot for lot in lots if command.bidder in self.rules[lot].bidder_ids]
@@ -274,6 +290,22 @@ class Auction:
                 and self.lot_states[lot].status != ENDED
             ]
         raise BidRejected(Code.NOT_SUPPORTED, f"unknown command {type(command).__name__}")
+
+    def _reschedule(self, command: Reschedule, now: int) -> list[Event]:
+        lot_id = self._lot_id(command.lot)
+        if self.state.paused_at is not None:
+            raise BidRejected(Code.AUCTION_PAUSED, "resume the auction before moving its start")
+        if self.lot_states[lot_id].status != SCHEDULED:
+            raise BidRejected(Code.ALREADY_STARTED, f"lot {lot_id} has already started")
+        if not now < command.start_at <= now + MAX_RESCHEDULE_MS:
+            raise BidRejected(
+                Code.INVALID_START, "the new start must be in the future, within 400 days"
+            )
+        if command.start_at == self.lot_states[lot_id].deadline:
+            return []
+        return [
+            StartMoved(at=now, lot=lot_id, official=command.official, start_at=command.start_at)
+        ]
 
     def _lot_id(self, lot: str) -> str:
         if not lot:

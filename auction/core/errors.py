@@ -59,6 +59,10 @@ class Code(StrEnum):
     """Pause was sent while the auction is paused."""
     INVALID_EXTENSION = "invalid_extension"
     """An extension must be a positive number of milliseconds, of a deadline still ahead."""
+    ALREADY_STARTED = "already_started"
+    """A lot that has started (or ended) cannot be rescheduled."""
+    INVALID_START = "invalid_start"
+    """A new start must lie in the future, within :data:`~auction.core.engine.MAX_RESCHEDULE_MS`."""
 
 
 class UnderbidError(Exception):

@@ -100,6 +100,13 @@ class DeadlineExtended(Event, frozen=True, tag="deadline_extended"):
     ms: int
 
 
+class StartMoved(Event, frozen=True, tag="start_moved"):
+    """A lot that had not started now starts at ``start_at`` (re-planned)."""
+
+    official: str
+    start_at: int
+
+
 # ------------------------------------------------------------------- rounds
 class PauseStarted(Event, frozen=True, tag="pause_started"):
     before_round: int
@@ -180,6 +187,7 @@ AnyEvent = (
     | AuctionCancelled
     | BidderDisqualified
     | DeadlineExtended
+    | StartMoved
     | PauseStarted
     | RoundStarted
     | TurnStarted

@@ -61,6 +61,7 @@ from auction.core.events import (
     PriceAccepted,
     PriceChanged,
     RoundStarted,
+    StartMoved,
     TurnEnded,
     TurnStarted,
     event_to_dict,
@@ -212,6 +213,7 @@ _PROJECTORS: dict[type[Event], Projector] = {
     BidderDisqualified: _disqualified,
     BidderDropped: _bidder_dropped,
     DeadlineExtended: _copy("official", "ms"),
+    StartMoved: _copy("official", "start_at"),  # the new start is public, like the old one
     PauseStarted: _copy("before_round", "deadline"),
     RoundStarted: _round_started,
     TurnStarted: _turn_started,

@@ -51,6 +51,7 @@ from auction.core import (
     Outcome,
     Pause,
     PlaceBid,
+    Reschedule,
     Resume,
     parse_spec,
 )
@@ -943,7 +944,17 @@ class AuctionMachine(RuleBasedStateMachine):
     # --------------------------------------------------------- officials
     @rule(
         kind=st.sampled_from(
-            ["toggle", "toggle", "wrong", "extend", "extend", "disqualify", "disqualify", "cancel"]
+            [
+                "toggle",
+                "toggle",
+                "wrong",
+                "extend",
+                "extend",
+                "disqualify",
+                "disqualify",
+                "cancel",
+                "reschedule",
+            ]
         ),
         who=INDEX,
         where=INDEX,
@@ -970,6 +981,9 @@ class AuctionMachine(RuleBasedStateMachine):
             command = Disqualify(official="o1", bidder=self.pick(self.bidder_ids(), who), lot=lot)
         elif kind == "cancel" and go == 0:
             command = CancelAuction(official="o1", reason="test")
+        elif kind == "reschedule":
+            # later, earlier, now or past (refused), or the same start (no event)
+            command = Reschedule(official="o1", start_at=self.now + ms * go, lot=lot)
         else:
             return
         self.send(command)

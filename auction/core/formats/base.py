@@ -23,6 +23,7 @@ from auction.core.events import (
     Event,
     LotEnded,
     LotStarted,
+    StartMoved,
 )
 from auction.core.money import Score, format_amount, score_to_str
 from auction.core.scoring import Scorer
@@ -80,6 +81,7 @@ class FormatRules(Generic[S]):
             CommandRejected: self._apply_rejected,
             BidderDisqualified: self._apply_noop,
             DeadlineExtended: self._apply_extended,
+            StartMoved: self._apply_start_moved,
         }
         self._appliers.update(self.appliers())
 
@@ -230,6 +232,9 @@ class FormatRules(Generic[S]):
 
     def _apply_extended(self, st: S, ev: DeadlineExtended) -> None:
         self.extend(st, ev.ms)
+
+    def _apply_start_moved(self, st: S, ev: StartMoved) -> None:
+        st.deadline = ev.start_at  # a scheduled lot's only deadline is its start
 
     # ------------------------------------------------------------- helpers
     def check_bidder(self, st: S, bidder: str) -> None:
