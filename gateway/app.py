@@ -18,7 +18,8 @@ GET      /api/auctions/{id}/record              official   the audit record (any
                                                            watch, once finished), signed
 POST     /api/auctions/{id}/tokens              official   issue a bidder/observer token
 POST     /api/auctions/{id}/controls/{action}   official   pause, resume, extend, cancel,
-                                                           disqualify, surrogate_bid
+                                                           disqualify, surrogate_bid,
+                                                           reschedule
 =======  =====================================  =========  ==========================
 
 The verifiable record's routes (keys, checkpoints, the log, proofs) are in
@@ -55,6 +56,7 @@ from auction.core.commands import (
     Extend,
     Pause,
     PlaceBid,
+    Reschedule,
     Resume,
 )
 from auction.core.errors import SpecError
@@ -65,11 +67,18 @@ from auction.runtime.host import AuctionOver, NotHosted, Runtime, RuntimeError_,
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
+from gateway.integration import routes as integration_routes
 from gateway.metrics import Metrics
 from gateway.pages import page_routes
-from gateway.schemas import CONTROL_BODIES, ExtendBody, SurrogateBidBody, TokenRequest
+from gateway.schemas import (
+    CONTROL_BODIES,
+    ExtendBody,
+    RescheduleBody,
+    SurrogateBidBody,
+    TokenRequest,
+)
 from gateway.settings import Settings
-from gateway.tokens import TokenClaims, TokenError, issue_token, verify_token
+from gateway.tokens import Keyring, TokenClaims, TokenError
 from gateway.transparency import Transparency
 from gateway.transparency import routes as record_routes
 from gateway.viewcache import ViewCache
@@ -97,8 +106,13 @@ class Gateway:
     """``security.allowed_origins``; the server's own origin is allowed besides."""
     public_base: str = ""
     """The URL clients use, once known (a server on port 0 learns its port late)."""
+    keyring: Keyring = field(init=False)
+    """Every key tokens may be signed with (gateway/tokens.py)."""
+    services: list[Any] = field(default_factory=list)
+    """Started with the app and stopped before the runtime (gateway/integration.py)."""
 
     def __post_init__(self) -> None:
+        self.keyring = Keyring(self.secret, kid=self.settings.security.token_key_id)
         self.hubs = Hubs(self.runtime, self.clock)
         self.sockets = Sockets(self)
         self.transparency = Transparency(self)  # the signed log (docs/record.md)
@@ -129,15 +143,18 @@ class Gateway:
         except RuntimeError_:
             return False
 
-    def token(self, auction: str, role: str, bidder: str | None = None) -> str:
+    def token(
+        self, auction: str, role: str, bidder: str | None = None, *, valid_from: int = 0
+    ) -> str:
+        """A token valid for ``security.token_ttl_s`` from now, or from ``valid_from``
+        if that is later (a link handed out days before its auction starts)."""
         now = self.clock.now_ms()
         ttl = self.settings.security.token_ttl_s * 1000
-        return issue_token(
-            self.secret,
+        return self.keyring.issue(
             auction=auction,
             role=role,  # type: ignore[arg-type]
             bidder=bidder,
-            expires_at=now + ttl,
+            expires_at=max(now, valid_from) + ttl,
             now=now,
         )
 
@@ -146,11 +163,11 @@ class Gateway:
         operator's (an official of every auction). Raises :class:`TokenError`."""
         now = self.clock.now_ms()
         try:
-            return verify_token(self.secret, token, auction=auction_id, now=now)
+            return self.keyring.verify(token, auction=auction_id, now=now)
         except TokenError as exc:
             if exc.code.value != "token_wrong_auction":
                 raise
-            operator = verify_token(self.secret, token, auction=OPERATOR, now=now)
+            operator = self.keyring.verify(token, auction=OPERATOR, now=now)
             if operator.role != "official":
                 raise
             return operator
@@ -491,7 +508,8 @@ async def issue_tokens(request: Request) -> Response:
             raise Problem(422, "unknown_bidder", "bidder must name an admitted bidder", "bidder")
     elif bidder is not None:
         raise Problem(422, "invalid_role", "only bidder tokens name a bidder", "bidder")
-    token = gateway.token(auction.spec.id, role, bidder)
+    # A link handed out before the auction starts lasts until token_ttl_s after the start.
+    token = gateway.token(auction.spec.id, role, bidder, valid_from=auction.latest_start() or 0)
     ws = gateway.base_url().replace("http", "ws", 1) + f"/ws/auctions/{auction.spec.id}"
     return JSONResponse(
         {"token": token, "role": role, "bidder": bidder, "websocket": ws}, status_code=201
@@ -513,6 +531,8 @@ async def control(request: Request) -> Response:
     command: Any
     if isinstance(body, ExtendBody):
         command = Extend(lot=lot, official=official, ms=body.ms())
+    elif isinstance(body, RescheduleBody):
+        command = Reschedule(lot=lot, official=official, start_at=body.start_ms())
     elif isinstance(body, SurrogateBidBody):
         command = PlaceBid(
             lot=lot,
@@ -574,6 +594,7 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/api/auctions/{auction_id}/controls/{action}", control, methods=["POST"]),
         *record_routes(),  # keys, checkpoints, the log and its proofs (docs/record.md)
         *page_routes(),  # the dashboard, the bidder's page, the public view (docs/pages.md)
+        *integration_routes(),  # OCDS export, webhooks (docs/integration.md)
     ]
     app = Starlette(
         routes=routes,

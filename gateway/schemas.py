@@ -103,6 +103,21 @@ class SurrogateBidBody(_Control, frozen=True, kw_only=True):
     bid_id: BidId = ""
 
 
+class RescheduleBody(_Control, frozen=True, kw_only=True):
+    start_at: Annotated[str, Meta(max_length=64)] | Annotated[int, Meta(ge=0, le=MAX_INT64)]
+    """The lot's new start: ISO-8601 with a zone, or ms since the epoch (a lot that
+    has not started; the engine refuses a start not in the future)."""
+
+    def start_ms(self) -> int:
+        from auction.core.errors import SpecError
+        from auction.core.spec import parse_time_ms
+
+        try:
+            return parse_time_ms(self.start_at, "start_at")
+        except SpecError as exc:
+            raise BodyError(422, "invalid_control", exc.message, "start_at") from None
+
+
 CONTROL_BODIES: Final[dict[str, type[_Control]]] = {
     "pause": PauseBody,
     "resume": ResumeBody,
@@ -110,6 +125,7 @@ CONTROL_BODIES: Final[dict[str, type[_Control]]] = {
     "cancel": CancelBody,
     "disqualify": DisqualifyBody,
     "surrogate_bid": SurrogateBidBody,
+    "reschedule": RescheduleBody,
 }
 """The body of each official control, by the action in the path."""
 

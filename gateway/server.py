@@ -24,6 +24,7 @@ from auction.runtime.journal import open_journal
 from auction.runtime.sqlite import FILE_NAME
 from gateway.app import OPERATOR, Gateway, create_app
 from gateway.httpconn import http_protocol
+from gateway.integration import start_services, stop_services
 from gateway.settings import JournalSettings, Settings, token_secret
 from gateway.ws import socket_protocol
 
@@ -50,9 +51,11 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        await start_services(gateway)  # JWKS, webhooks (docs/integration.md)
         try:
             yield
         finally:
+            await stop_services(gateway)
             gateway.sockets.stop()
             await runtime.stop()
             with contextlib.suppress(Exception):

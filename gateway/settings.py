@@ -98,6 +98,16 @@ class SecuritySettings(_Section, frozen=True, kw_only=True):
     """Origins (``http(s)://host[:port]``) whose pages may open WebSockets."""
     token_ttl_s: Positive = 86400
     """Lifetime of the tokens the server issues."""
+    token_key_id: str = ""
+    """The ``kid`` of the shared secret in tokens; empty: derived from the secret."""
+    platform_jwks_url: str = ""
+    """A platform's JWKS (https URL): its keys may mint tokens; empty: no platform keys."""
+    platform_issuer: str = ""
+    """If set, tokens signed by a platform key must carry this ``iss``."""
+    platform_roles: tuple[str, ...] = ("bidder", "observer")
+    """The roles a platform key may mint (never operator tokens)."""
+    jwks_refresh_s: Positive = 300
+    """How often the platform's JWKS is fetched again."""
 
 
 class LimitsSettings(_Section, frozen=True, kw_only=True):
@@ -142,6 +152,88 @@ class RecordSettings(_Section, frozen=True, kw_only=True):
     """Most time between events becoming durable and a checkpoint covering them."""
 
 
+class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One receiver of Standard Webhooks (docs/integration.md)."""
+
+    name: str
+    """Stable id: deliveries and the disabled flag are kept under it."""
+    url: str
+    """http(s) URL the messages are POSTed to."""
+    secret: str = ""
+    """``whsec_`` + base64 of the signing key (at least 24 bytes); or use ``secret_env``."""
+    secret_env: str = ""
+    """The environment variable that holds the secret (keeps it out of files)."""
+    events: tuple[str, ...] = ("lot.ended", "auction.ocds_release")
+    """Which messages it receives."""
+
+
+class WebhooksSettings(_Section, frozen=True, kw_only=True):
+    endpoints: tuple[WebhookEndpoint, ...] = ()
+    """Receivers; in the file as ``[[webhooks.endpoints]]`` tables."""
+    timeout_ms: Positive = 10000
+    """One delivery attempt's limit (connect + answer)."""
+    first_retry_ms: Positive = 5000
+    """The wait after the first failure; it doubles each time (with jitter)."""
+    max_retry_ms: Positive = 3_600_000
+    """The longest wait between two attempts."""
+    max_age_s: Positive = 86400
+    """A message not delivered this long after it was made is given up (dead)."""
+    lease_ms: Positive = 60000
+    """How long a node holds a claimed delivery before another may take it."""
+
+
+class OcdsSettings(_Section, frozen=True, kw_only=True):
+    ocid_prefix: str = "ocds-underbid"
+    """The OCDS ``ocid`` prefix (register your own with the Open Contracting Partnership)."""
+    publisher_name: str = "Underbid"
+    """The release package's ``publisher.name``."""
+    publisher_uri: str = ""
+    """The release package's ``publisher.uri``; empty: left out."""
+    license: str = ""
+    """The data's licence URL (e.g. an Open Data Commons one); empty: left out."""
+
+
+class BridgeSettings(_Section, frozen=True, kw_only=True):
+    enabled: bool = False
+    """Whether ``underbid serve`` also runs the bridge (``underbid bridge`` always does)."""
+    cdb_url: str = ""
+    """The CDB API base, e.g. https://cdb.example/api/2.5 (the tenders feed is below it)."""
+    cdb_token: str = ""
+    """The bridge's token with the CDB's auction role (sent as Bearer)."""
+    ds_url: str = ""
+    """The document service's upload URL (protocols are uploaded there)."""
+    ds_auth: str = ""
+    """``user:password`` for the document service (Basic); empty: none."""
+    underbid_url: str = ""
+    """Underbid's API as the bridge reaches it; empty: this server (serve) or server.public_url."""
+    underbid_token: str = ""
+    """An operator token for Underbid; empty: minted with security.token_secret."""
+    state: str = "underbid-bridge.sqlite3"
+    """The bridge's durable state (feed offset, planned lots): a SQLite file."""
+    poll_ms: Positive = 10000
+    """How long the bridge waits on an empty feed page, and between result checks."""
+    procurement_method_types: tuple[str, ...] = (
+        "belowThreshold",
+        "aboveThreshold",
+        "aboveThresholdUA",
+        "aboveThresholdEU",
+        "aboveThresholdUA.defense",
+        "competitiveDialogueUA.stage2",
+        "competitiveDialogueEU.stage2",
+        "closeFrameworkAgreementUA",
+        "simple.defense",
+    )
+    """Tenders of these types are auctioned here; others are skipped."""
+    rounds: int = 3
+    """Rounds of each auction."""
+    first_pause_ms: int = 300000
+    """The pause before round 1 (ProZorro: 300 s)."""
+    pause_ms: int = 120000
+    """The pause between rounds (ProZorro: 120 s)."""
+    turn_ms: int = 120000
+    """One bidder's turn (ProZorro: 120 s)."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting of the server, grouped by section."""
 
@@ -151,6 +243,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
     auctions: AuctionsSettings = msgspec.field(default_factory=AuctionsSettings)
     record: RecordSettings = msgspec.field(default_factory=RecordSettings)
+    webhooks: WebhooksSettings = msgspec.field(default_factory=WebhooksSettings)
+    ocds: OcdsSettings = msgspec.field(default_factory=OcdsSettings)
+    bridge: BridgeSettings = msgspec.field(default_factory=BridgeSettings)
 
 
 SECTIONS: Final[dict[str, type[_Section]]] = {
@@ -223,6 +318,75 @@ def _check_origins(value: tuple[str, ...]) -> str | None:
     return None
 
 
+def _check_http_url(value: str) -> str | None:
+    return "must be empty or an http(s):// URL" if value and _check_url_base(value) else None
+
+
+def _check_url_base(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s):// URL"
+    if parts.fragment:
+        return "must have no fragment"
+    return _check_port_of(value)
+
+
+_WEBHOOK_NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+WEBHOOK_EVENTS: Final = ("lot.ended", "auction.ocds_release")
+"""The messages a webhook endpoint may subscribe to (docs/integration.md)."""
+
+
+def check_webhook_secret(secret: str) -> str | None:
+    """Why a Standard Webhooks secret cannot sign (None: it can)."""
+    import base64
+    import binascii
+
+    text = secret.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return "must be whsec_ followed by base64"
+    if len(key) < 24:
+        return "must decode to at least 24 bytes"
+    return None
+
+
+def _check_endpoints(value: tuple[WebhookEndpoint, ...]) -> str | None:
+    names: set[str] = set()
+    for i, endpoint in enumerate(value):
+        where = f"item {i} ({endpoint.name!r})"
+        if not _WEBHOOK_NAME_RE.fullmatch(endpoint.name):
+            return f"item {i}: name must be 1-63 of a-z, 0-9, '-', '_'"
+        if endpoint.name in names:
+            return f"{where}: the name is used twice"
+        names.add(endpoint.name)
+        problem = _check_url_base(endpoint.url)
+        if problem:
+            return f"{where}: url {problem}"
+        if bool(endpoint.secret) == bool(endpoint.secret_env):
+            return f"{where}: give exactly one of secret and secret_env"
+        if endpoint.secret and (problem := check_webhook_secret(endpoint.secret)):
+            return f"{where}: secret {problem}"
+        unknown = sorted(set(endpoint.events) - set(WEBHOOK_EVENTS))
+        if unknown or not endpoint.events:
+            return f"{where}: events must be some of {', '.join(WEBHOOK_EVENTS)}"
+    return None
+
+
+def _check_roles(value: tuple[str, ...]) -> str | None:
+    if not set(value) <= {"bidder", "observer", "official"}:
+        return "items must be bidder, observer or official"
+    return None
+
+
+def _check_non_negative(value: int) -> str | None:
+    return "must not be negative" if value < 0 else None
+
+
+def _check_rounds(value: int) -> str | None:
+    return "must be between 1 and 10" if not 1 <= value <= 10 else None
+
+
 _CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "server.host": _check_host,
     "server.public_url": _check_url,
@@ -230,11 +394,25 @@ _CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "security.token_secret": _check_secret,
     "security.allowed_origins": _check_origins,
     "record.origin": _check_log_origin,
+    "security.platform_jwks_url": _check_http_url,
+    "security.platform_roles": _check_roles,
+    "webhooks.endpoints": _check_endpoints,
+    "ocds.publisher_uri": _check_http_url,
+    "ocds.license": _check_http_url,
+    "bridge.cdb_url": _check_http_url,
+    "bridge.ds_url": _check_http_url,
+    "bridge.underbid_url": _check_http_url,
+    "bridge.rounds": _check_rounds,
+    "bridge.first_pause_ms": _check_non_negative,
+    "bridge.pause_ms": _check_non_negative,
+    "bridge.turn_ms": _check_non_negative,
 }
 
 _NORMALISE: Final[dict[str, Callable[[Any], Any]]] = {
     "security.allowed_origins": lambda origins: tuple(o.lower() for o in origins),
     "server.public_url": lambda url: url.rstrip("/"),
+    "bridge.cdb_url": lambda url: url.rstrip("/"),
+    "bridge.underbid_url": lambda url: url.rstrip("/"),
 }
 
 
@@ -388,14 +566,20 @@ def token_secret(security: SecuritySettings) -> bytes:
 __all__ = [
     "ENV_PREFIX",
     "SECTIONS",
+    "WEBHOOK_EVENTS",
     "AuctionsSettings",
+    "BridgeSettings",
     "JournalSettings",
     "LimitsSettings",
+    "OcdsSettings",
     "RecordSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "WebhookEndpoint",
+    "WebhooksSettings",
+    "check_webhook_secret",
     "load_settings",
     "section_fields",
     "token_secret",

@@ -744,6 +744,7 @@ def _foreign_token(**claims: Any) -> str:
     ("case", "code"),
     [
         ("garbage", "token_malformed"),
+        ("old_format", "token_old_format"),
         ("other_secret", "token_bad_signature"),
         ("expired", "token_expired"),
         ("other_auction", "token_wrong_auction"),
@@ -758,7 +759,8 @@ async def test_bad_tokens_get_one_error_then_4001_and_nothing_else(
     await start_open(server, "elsewhere", start_in_ms=0)
     private = await start_open(server, "private", start_in_ms=0, public=False)
     tokens = {
-        "garbage": "ub1.not-a.token",
+        "garbage": "not-a.token",
+        "old_format": "ub1.laJhMaZiaWRkZXKiYjHNA-gA.EoThTzer039qgoY52k5nIZPEY8OQoQWzcuLOJOBj4m8",
         "other_secret": _foreign_token(secret=b"another-secret-another-secret-0123456789"),
         "expired": _foreign_token(expires_at=now_ms() - 1_000, now=now_ms() - 60_000),
         "other_auction": _foreign_token(auction="elsewhere"),

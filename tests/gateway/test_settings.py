@@ -165,7 +165,7 @@ def test_every_key_has_an_environment_variable() -> None:
         default = default_of(dotted)
         text, expected = {
             bool: ("true", True),
-            int: ("5", 5) if key in ("ping_interval_s", "min_replicas") else ("70", 70),
+            int: ("5", 5) if key in ("ping_interval_s", "min_replicas", "rounds") else ("70", 70),
             str: (default, default),
             tuple: ("", ()),
         }[type(default)]
