@@ -20,6 +20,11 @@ What is taken from the tender (paths relative to the tender object)::
     bids[].value.amount         -> bidders[].amount (a lot: lotValues[].value)
     bids[].date                 -> bidders[].submitted_at (a lot: lotValues[].date)
     bids[].parameters           -> bidders[].features
+    awardCriteria = lifeCycleCost and criteria[] classified
+    CRITERION.OTHER.LIFE_CYCLE_COST.*
+                                -> scoring = "lifecycle"
+    bids[].requirementResponses -> bidders[].non_price_cost (the sum of the
+                                   responses to those criteria's requirements)
 
 It follows the ProZorro auction worker's rules for who takes part: a bid
 whose ``status`` is neither absent nor ``active`` is left out, and so is a bid
@@ -27,6 +32,12 @@ with no value for the lot (or a lot value whose ``status`` is not active). In
 a multi-lot tender a lot's features are the ``tenderer`` features plus those
 of the lot and of the lot's items, and a bid's parameters for other lots'
 features are ignored.
+
+Life-cycle cost follows the CDB's own weighting: the non-price cost of a bid
+is the sum of its responses to the requirements of the life-cycle-cost
+criteria that concern the lot (``relatesTo = "lot"`` with the lot's id, or
+the whole tender), in the tender's currency; a tender with both features and
+life-cycle cost is refused, as the CDB refuses it.
 
 Decimal numbers are read exactly from their text: a JSON ``0.15`` is
 ``3/20`` and ``475000.0`` is ``47500000`` minor units; an amount with more
@@ -54,6 +65,13 @@ CURRENCY_EXPONENT = 2
 
 _ACTIVE = "active"
 _FEATURE_OF = ("tenderer", "lot", "item")
+LIFE_CYCLE_COST = "lifeCycleCost"
+"""The ``awardCriteria`` of a tender scored by life-cycle cost."""
+LCC_CRITERIA = frozenset(
+    f"CRITERION.OTHER.LIFE_CYCLE_COST.{kind}"
+    for kind in ("COST_OF_USE", "MAINTENANCE_COST", "END_OF_LIFE_COST", "ECOLOGICAL_COST")
+)
+"""The classification ids of ProZorro's life-cycle-cost criteria."""
 
 
 class OcdsImportError(UnderbidError):
@@ -210,11 +228,16 @@ def _lot_body(
     if step <= 0:
         raise OcdsImportError(_join(source.path, "minimalStep.amount"), "must be greater than zero")
     own = _features_of(doc, root, source, features)
+    lcc = _lcc_requirements(doc, root, source)
+    if own and lcc is not None:
+        raise OcdsImportError(
+            _join(root, "features"), "a tender scored by life-cycle cost has no features"
+        )
     body: dict[str, Any] = {
         "format": "rounds",
         "start_value": start_value,
         "minimal_step": step,
-        "scoring": "features" if own else "price",
+        "scoring": "features" if own else "lifecycle" if lcc is not None else "price",
     }
     if own:
         body["features"] = [
@@ -225,7 +248,7 @@ def _lot_body(
         body["rounds"] = {"rounds": rounds}
     codes = {f.code for f in features}
     currency = _currency(doc, root, source)
-    body["bidders"] = _bidders(doc, root, source, own, codes, start_value, currency)
+    body["bidders"] = _bidders(doc, root, source, own, codes, start_value, currency, lcc)
     return body
 
 
@@ -238,6 +261,7 @@ def _bidders(
     codes: set[str],
     start_value: Amount,
     currency: str,
+    lcc: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
     bids_path = _join(root, "bids")
     out: list[dict[str, Any]] = []
@@ -267,6 +291,8 @@ def _bidders(
             bidder["submitted_at"] = _time(date, dpath)
         if own:
             bidder["features"] = _choices(bid, bpath, own, codes)
+        if lcc is not None:
+            bidder["non_price_cost"] = _non_price_cost(bid, bpath, lcc)
         out.append(bidder)
     return out
 
@@ -346,6 +372,58 @@ def _choices(
         if code not in chosen:
             raise OcdsImportError(ppath, f"no value for feature {code!r}")
     return chosen
+
+
+# ------------------------------------------------------- life-cycle cost
+def _lcc_requirements(doc: Mapping[str, Any], root: str, source: _Lot) -> frozenset[str] | None:
+    """The requirement ids of the life-cycle-cost criteria of this lot, or None
+    when the lot is not scored by life-cycle cost."""
+    if doc.get("awardCriteria") != LIFE_CYCLE_COST:
+        return None
+    cpath = _join(root, "criteria")
+    found: set[str] = set()
+    scored = False
+    for i, raw in enumerate(_list(doc.get("criteria"), cpath)):
+        ipath = f"{cpath}[{i}]"
+        criterion = _mapping(raw, ipath)
+        classification = criterion.get("classification")
+        if not isinstance(classification, Mapping) or classification.get("id") not in LCC_CRITERIA:
+            continue
+        if criterion.get("relatesTo") == "lot" and criterion.get("relatedItem") != source.id:
+            continue
+        scored = True
+        gpath = _join(ipath, "requirementGroups")
+        for j, group in enumerate(_list(criterion.get("requirementGroups"), gpath)):
+            rpath = f"{gpath}[{j}].requirements"
+            for k, req in enumerate(
+                _list(_mapping(group, f"{gpath}[{j}]").get("requirements"), rpath)
+            ):
+                found.add(_required_text(_mapping(req, f"{rpath}[{k}]"), "id", f"{rpath}[{k}]"))
+    return frozenset(found) if scored else None
+
+
+def _non_price_cost(bid: Mapping[str, Any], bpath: str, requirements: frozenset[str]) -> Amount:
+    """The sum of the bid's responses to ``requirements``, in minor units, exactly."""
+    rpath = _join(bpath, "requirementResponses")
+    total = 0
+    for i, raw in enumerate(_list(bid.get("requirementResponses"), rpath)):
+        ipath = f"{rpath}[{i}]"
+        response = _mapping(raw, ipath)
+        requirement = response.get("requirement")
+        req_id = requirement.get("id") if isinstance(requirement, Mapping) else None
+        if req_id not in requirements:
+            continue
+        value = response.get("value")
+        if value is None:
+            continue
+        try:
+            cost = to_minor_units(_number(value, _join(ipath, "value")), CURRENCY_EXPONENT)
+        except ValueError as exc:
+            raise OcdsImportError(_join(ipath, "value"), str(exc)) from None
+        if cost < 0:
+            raise OcdsImportError(_join(ipath, "value"), "a cost must not be negative")
+        total += cost
+    return total
 
 
 # --------------------------------------------------------------- features

@@ -408,3 +408,97 @@ def test_lot_errors_name_their_path() -> None:
     t = two_lot_tender()
     t["data"]["lots"][1]["value"]["currency"] = "EUR"
     assert break_and_import(t) == "data.lots[1].value.currency"
+
+
+# ------------------------------------------------------- life-cycle cost
+LCC_USE = "CRITERION.OTHER.LIFE_CYCLE_COST.COST_OF_USE"
+
+
+def lifecycle(costs: tuple[Any, Any] = (20000.5, 3000)) -> dict[str, Any]:
+    """The simple tender scored by life-cycle cost (ProZorro's ``lifeCycleCost``):
+    one cost-of-use criterion; each bid answers its requirement with a cost."""
+    tender = simple()
+    data = tender["data"]
+    data["awardCriteria"] = "lifeCycleCost"
+    data["criteria"] = [
+        {
+            "id": "c" * 32,
+            "classification": {"scheme": "ESPD211", "id": LCC_USE},
+            "relatesTo": "tender",
+            "requirementGroups": [{"id": "g" * 32, "requirements": [{"id": "r" * 32}]}],
+        },
+        {  # not a life-cycle cost: its responses do not count
+            "id": "d" * 32,
+            "classification": {"id": "CRITERION.OTHER.BID.LANGUAGE"},
+            "requirementGroups": [{"requirements": [{"id": "q" * 32}]}],
+        },
+    ]
+    for bid, cost in zip(data["bids"], costs, strict=True):
+        bid["requirementResponses"] = [
+            {"requirement": {"id": "r" * 32}, "value": cost},
+            {"requirement": {"id": "q" * 32}, "value": 999999},
+        ]
+    return tender
+
+
+def test_a_life_cycle_cost_tender_scores_amount_plus_cost() -> None:
+    spec = tender_to_spec(lifecycle())
+    assert spec["scoring"] == "lifecycle"
+    costs = {b["id"]: b["non_price_cost"] for b in spec["bidders"]}
+    assert costs == {BID_A: 2_000_050, BID_B: 300_000}
+    # A: 475000 + 20000.50 = 495000.50; B: 480000 + 3000 = 483000: B leads
+    auction = run_to_end(spec)
+    (lot,) = result(auction)["lots"]
+    assert lot["winner"]["bidder"] == BID_B
+    assert [r["score"] for r in lot["ranking"]] == ["48300000", "49500050"]
+
+
+def test_a_lot_counts_only_its_own_life_cycle_criteria() -> None:
+    tender = multilot()
+    data = tender["data"]
+    data["awardCriteria"] = "lifeCycleCost"
+    data["criteria"] = [
+        {
+            "classification": {"id": LCC_USE},
+            "relatesTo": "lot",
+            "relatedItem": "another-lot",
+            "requirementGroups": [{"requirements": [{"id": "x1"}]}],
+        },
+        {
+            "classification": {"id": LCC_USE},
+            "relatesTo": "lot",
+            "relatedItem": LOT,
+            "requirementGroups": [{"requirements": [{"id": "x2"}]}],
+        },
+    ]
+    for bid in data["bids"]:
+        bid["requirementResponses"] = [
+            {"requirement": {"id": "x1"}, "value": 5},
+            {"requirement": {"id": "x2"}, "value": 7},
+        ]
+    spec = tender_to_spec(tender, lot_id=LOT)
+    assert spec["scoring"] == "lifecycle"
+    assert {b["non_price_cost"] for b in spec["bidders"]} == {700}
+
+
+def test_life_cycle_cost_without_its_criteria_is_price_only() -> None:
+    tender = simple()
+    tender["data"]["awardCriteria"] = "lifeCycleCost"
+    assert tender_to_spec(tender)["scoring"] == "price"
+
+
+@pytest.mark.parametrize(
+    "change, path",
+    [
+        (lambda d: d["bids"][0]["requirementResponses"][0].update(value=-1), "value"),
+        (lambda d: d["bids"][0]["requirementResponses"][0].update(value=0.001), "value"),
+        (lambda d: d["bids"][0]["requirementResponses"][0].update(value="lots"), "value"),
+        (lambda d: d["criteria"][0]["requirementGroups"][0]["requirements"][0].pop("id"), "id"),
+        (lambda d: d.update(features=features()["data"]["features"]), "data.features"),
+    ],
+)
+def test_bad_life_cycle_data_names_the_field(change: Any, path: str) -> None:
+    tender = lifecycle()
+    change(tender["data"])
+    error = import_error(tender)
+    assert error.path.endswith(path), error.path
