@@ -2,7 +2,8 @@
 
 Subcommands: ``simulate`` (a whole auction on a virtual clock), ``demo`` (a
 demo auction with bots, paced in real time), ``import-ocds`` (a ProZorro /
-OCDS tender to a spec), ``validate`` (check a spec), ``serve`` (the server),
+OCDS tender to a spec), ``export-ocds`` (an outcome as an OCDS release
+package), ``validate`` (check a spec), ``serve`` (the server),
 ``swarm`` (a load test from one process, :mod:`client.swarm`), ``verify`` and
 ``keys`` (the signed record, :mod:`auction.transparency.cli`). Errors in input
 files are reported with the field or line that is wrong, and exit with status 2.
@@ -129,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--out", metavar="FILE", help="write the spec here instead of stdout")
     imp.set_defaults(run=_import_ocds)
+
+    exp = sub.add_parser("export-ocds", help="an auction's outcome as an OCDS release package")
+    _export_ocds_arguments(exp)
+    exp.set_defaults(run=_export_ocds)
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
     _server_arguments(srv, durable=True)
@@ -290,16 +295,7 @@ def _import_ocds(args: argparse.Namespace) -> int:
     start_at = _start_at(args.start_at) if args.start_at else None
     spec = tender_to_spec(tender, lot_id=args.lot, start_at=start_at)
     parse_spec(spec)
-    text = json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
-    if args.out:
-        try:
-            with open(args.out, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            raise DocumentError(f"{args.out}: cannot write: {exc}") from None
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    _write(args.out, json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -310,6 +306,94 @@ def _start_at(text: str) -> int:
         return parse_time_ms(value, "--start-at")
     except SpecError as exc:  # an option, not the spec: say so without "invalid spec"
         raise UnderbidError(str(exc)) from None
+
+
+# ----------------------------------------------------------- export-ocds
+def _export_ocds_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "record",
+        metavar="RECORD",
+        help="audit record: a JSON file (simulate --json, GET .../record), - for stdin, "
+        "or the record's URL on a server (http(s)://HOST/api/auctions/ID/record)",
+    )
+    parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        default="",
+        help="official token for a URL (default: $UNDERBID_OPERATOR_TOKEN)",
+    )
+    parser.add_argument(
+        "--auction-url", metavar="URL", help="the auction's public page (electronicAuction.url)"
+    )
+    parser.add_argument(
+        "--uri", metavar="URI", help="the package's URI (default: the server's /ocds URL, or urn:)"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings file: its [ocds] section (ocid prefix, publisher)",
+    )
+    parser.add_argument("--out", metavar="FILE", help="write the package here instead of stdout")
+
+
+def _export_ocds(args: argparse.Namespace) -> int:
+    import os
+
+    from auction.core.record import iso
+    from auction.exporters import encode, release_package
+
+    ocds = _settings_only(args.config).ocds
+    uri, auction_url = args.uri, args.auction_url
+    if args.record.startswith(("http://", "https://")):
+        from client.records import fetch_record
+
+        token = args.token or os.environ.get("UNDERBID_OPERATOR_TOKEN", "")
+        record = fetch_record(args.record, token)
+        base = args.record.rsplit("/", 1)[0]
+        uri = uri or base + "/ocds"
+        server = base.rsplit("/api/auctions/", 1)[0]
+        auction_url = auction_url or f"{server}/watch/{record.get('auction')}"
+    else:
+        record = json.load(sys.stdin) if args.record == "-" else load_document(args.record)
+    ended = [lot.get("ended_at") or "" for lot in record.get("result", {}).get("lots", [])]
+    package = release_package(
+        record,
+        uri=uri or f"urn:underbid:auction:{record.get('auction')}",
+        published_at=max(ended, default="") or iso(0),
+        auction_url=auction_url or "",
+        ocid_prefix=ocds.ocid_prefix,
+        publisher_name=ocds.publisher_name,
+        publisher_uri=ocds.publisher_uri,
+        license=ocds.license,
+    )
+    import msgspec
+
+    _write(args.out, msgspec.json.format(encode(package), indent=2).decode() + "\n")
+    return 0
+
+
+def _write(out: str | None, text: str) -> None:
+    if not out:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise DocumentError(f"{out}: cannot write: {exc}") from None
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def _settings_only(path: str | None) -> Any:
+    """Settings from a file (or none) and the environment; a bad one names its key."""
+    import os
+
+    from gateway.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(path, os.environ)
+    except SettingsError as exc:
+        raise UnderbidError(f"invalid setting {exc.key}: {exc.message}") from None
 
 
 def _server_settings(args: argparse.Namespace) -> Any:

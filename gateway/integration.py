@@ -24,10 +24,16 @@ lifespan. The procurement bridge is not here: it is a client of this server
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
+from auction.core.events import decode_event
+from auction.core.record import audit_record, iso
+from auction.exporters import encode, release_package
+from auction.runtime.journal import JournalUnavailable
 from gateway.jwks import JwksRefresher
 
 if TYPE_CHECKING:
@@ -44,7 +50,50 @@ class Service(Protocol):
 
 def routes() -> list[BaseRoute]:
     """The integration endpoints (see the module docstring)."""
-    return []
+    return [
+        Route("/api/auctions/{auction_id}/ocds", read_ocds, methods=["GET"]),
+    ]
+
+
+async def record_of(gateway: Gateway, auction: Any) -> dict[str, Any]:
+    """The audit record of a hosted auction, from the journal (raises a 503 problem)."""
+    from gateway.app import Problem
+
+    try:
+        stored = await gateway.runtime.journal.read(auction.spec.id)
+    except JournalUnavailable as exc:
+        raise Problem(503, "unavailable", str(exc)) from None
+    return audit_record(auction, [decode_event(data) for _, data in stored])
+
+
+def ocds_package(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
+    """The OCDS release package of a finished auction's record, as this server publishes it."""
+    ocds = gateway.settings.ocds
+    base = gateway.base_url()
+    auction_id = record["auction"]
+    ended = [lot["ended_at"] for lot in record["result"]["lots"] if lot.get("ended_at")]
+    return release_package(
+        record,
+        uri=f"{base}/api/auctions/{auction_id}/ocds",
+        published_at=max(ended, default=iso(gateway.clock.now_ms())),
+        auction_url=f"{base}/watch/{auction_id}",
+        ocid_prefix=ocds.ocid_prefix,
+        publisher_name=ocds.publisher_name,
+        publisher_uri=ocds.publisher_uri,
+        license=ocds.license,
+    )
+
+
+async def read_ocds(request: Request) -> Response:
+    """The outcome as open data: public once the auction is over, like its result."""
+    from gateway.app import Problem, _auction, _gw
+
+    auction = _auction(request)
+    if not auction.finished:
+        raise Problem(409, "not_finished", "the outcome is published after the announcement")
+    gateway = _gw(request)
+    package = ocds_package(gateway, await record_of(gateway, auction))
+    return Response(encode(package), media_type="application/json")
 
 
 async def start_services(gateway: Gateway) -> None:
