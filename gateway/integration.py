@@ -34,7 +34,9 @@ from auction.core.events import decode_event
 from auction.core.record import audit_record, iso
 from auction.exporters import encode, release_package
 from auction.runtime.journal import JournalUnavailable
+from auction.runtime.outbox import DEAD, PENDING, open_outbox
 from gateway.jwks import JwksRefresher
+from gateway.webhooks import WebhookSender, endpoints_of, shown_url
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -52,7 +54,90 @@ def routes() -> list[BaseRoute]:
     """The integration endpoints (see the module docstring)."""
     return [
         Route("/api/auctions/{auction_id}/ocds", read_ocds, methods=["GET"]),
+        Route("/api/webhooks", list_webhooks, methods=["GET"]),
+        Route("/api/webhooks/{endpoint}/enable", enable_webhook, methods=["POST"]),
     ]
+
+
+def webhook_sender(gateway: Gateway) -> WebhookSender | None:
+    """The running webhook sender, if any endpoint is configured."""
+    return next((s for s in gateway.services if isinstance(s, WebhookSender)), None)
+
+
+async def list_webhooks(request: Request) -> Response:
+    """Every endpoint with its state and the outbox's counts, and the latest
+    waiting and dead deliveries (what the dashboard shows)."""
+    from starlette.responses import JSONResponse
+
+    from gateway.app import OPERATOR, Problem, _gw, require_official
+
+    gateway = _gw(request)
+    require_official(request, OPERATOR)
+    sender = webhook_sender(gateway)
+    items: list[dict[str, Any]] = []
+    if sender is not None:
+        try:
+            stats = await sender.outbox.stats(list(sender.endpoints))
+            for name, endpoint in sender.endpoints.items():
+                s = stats[name]
+                waiting = await sender.outbox.recent(name, PENDING, 10)
+                dead = await sender.outbox.recent(name, DEAD, 10)
+                items.append(
+                    {
+                        "name": name,
+                        "url": shown_url(endpoint.url),
+                        "events": sorted(endpoint.events),
+                        "disabled": s.disabled,
+                        "disabled_at": s.disabled_at or None,
+                        "pending": s.pending,
+                        "delivered": s.delivered,
+                        "dead": s.dead,
+                        "waiting": [_delivery_view(d) for d in waiting],
+                        "dead_recent": [_delivery_view(d) for d in dead],
+                    }
+                )
+        except JournalUnavailable as exc:
+            raise Problem(503, "unavailable", str(exc)) from None
+    return JSONResponse(
+        {
+            "server_time": gateway.clock.now_ms(),
+            "outbox": sender.outbox.name if sender else None,
+            "endpoints": items,
+        }
+    )
+
+
+def _delivery_view(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.message_id,
+        "kind": d.kind,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "created_at": d.created_at,
+        "due_at": d.due_at if d.state == PENDING else None,
+        "finished_at": d.finished_at or None,
+    }
+
+
+async def enable_webhook(request: Request) -> Response:
+    """An operator enables an endpoint that answered 410 Gone; its waiting
+    deliveries go out again."""
+    from starlette.responses import JSONResponse
+
+    from gateway.app import OPERATOR, Problem, _gw, require_official
+
+    gateway = _gw(request)
+    require_official(request, OPERATOR)
+    sender = webhook_sender(gateway)
+    name = request.path_params["endpoint"]
+    if sender is None or name not in sender.endpoints:
+        raise Problem(404, "unknown_endpoint", f"no webhook endpoint {name!r}")
+    try:
+        was_disabled = await sender.outbox.enable(name)
+    except JournalUnavailable as exc:
+        raise Problem(503, "unavailable", str(exc)) from None
+    sender.poke()
+    return JSONResponse({"endpoint": name, "enabled": True, "was_disabled": was_disabled})
 
 
 async def record_of(gateway: Gateway, auction: Any) -> dict[str, Any]:
@@ -110,6 +195,13 @@ async def start_services(gateway: Gateway) -> None:
         )
         await refresher.start()
         gateway.services.append(refresher)
+    webhooks = gateway.settings.webhooks
+    if webhooks.endpoints:
+        endpoints = endpoints_of(webhooks)  # a missing secret stops the start, named
+        outbox = open_outbox(gateway.settings.journal.redis_url or None)
+        sender = WebhookSender(gateway, outbox, endpoints)
+        await sender.start()
+        gateway.services.append(sender)
 
 
 async def stop_services(gateway: Gateway) -> None:

@@ -12,6 +12,8 @@ class Metrics:
     def __init__(self) -> None:
         self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], int] = defaultdict(int)
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.labelled: dict[str, Callable[[], dict[tuple[tuple[str, str], ...], float]]] = {}
+        """Gauges with labels: each read gives every label set's value."""
         self.help: dict[str, str] = {}
 
     def inc(self, name: str, amount: int = 1, **labels: str) -> None:
@@ -19,6 +21,16 @@ class Metrics:
 
     def gauge(self, name: str, read: Callable[[], float], help_text: str) -> None:
         self.gauges[name] = read
+        self.help[name] = help_text
+
+    def labelled_gauge(
+        self,
+        name: str,
+        read: Callable[[], dict[tuple[tuple[str, str], ...], float]],
+        help_text: str,
+    ) -> None:
+        """A gauge per label set, e.g. ``{(("endpoint", "erp"),): 3}``."""
+        self.labelled[name] = read
         self.help[name] = help_text
 
     def render(self) -> str:
@@ -36,4 +48,11 @@ class Metrics:
             lines.append(f"# HELP {metric} {self.help[name]}")
             lines.append(f"# TYPE {metric} gauge")
             lines.append(f"{metric} {read():g}")
+        for name, read_all in sorted(self.labelled.items()):
+            metric = f"underbid_{name}"
+            lines.append(f"# HELP {metric} {self.help[name]}")
+            lines.append(f"# TYPE {metric} gauge")
+            for labels, reading in sorted(read_all().items()):
+                label_text = ",".join(f'{k}="{v}"' for k, v in labels)
+                lines.append(f"{metric}{{{label_text}}} {reading:g}")
         return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@
 changes. Each key can be overridden by ``UNDERBID_<SECTION>_<KEY>``, e.g.
 ``UNDERBID_SERVER_PORT=9000`` or ``UNDERBID_LIMITS_MAX_FRAME_BYTES=8192``,
 parsed with the key's type: integers in decimal, booleans as
-``true``/``false``/``1``/``0``, lists comma-separated.
+``true``/``false``/``1``/``0``, lists comma-separated, lists of tables (the
+webhook endpoints) as a JSON list of objects.
 
 Nothing is guessed: an unknown section or key (a typo) is an error, and so is
 a value of the wrong type or out of range. Every error names the dotted key
@@ -471,6 +472,12 @@ def _parse_env(text: str, annotation: Any) -> Any:
             raise ValueError("expected an integer")
         return int(text)
     if get_origin(base) is tuple:
+        item = get_args(base)[0]
+        if isinstance(item, type) and issubclass(item, msgspec.Struct):  # tables: JSON
+            try:
+                return msgspec.json.decode(text.strip() or "[]")
+            except msgspec.DecodeError as exc:
+                raise ValueError(f"expected a JSON list of tables: {exc}") from None
         return [item.strip() for item in text.split(",") if item.strip()]
     return text
 

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +164,11 @@ class Runtime:
         """Auctions stopped by a bug of ours, with the reason (logged once each)."""
         self.command_timeout_s = 10.0
         """How long :meth:`submit` waits for durability before answering unavailable."""
+        self.before_finish: list[Callable[[str], Awaitable[None]]] = []
+        """Awaited with an auction's id once all of it is durable and over, before the
+        journal marks it finished (and stops recovering it): what must be written
+        because it ended (the webhook outbox) is written first. A hook that raises
+        :class:`JournalUnavailable` leaves the auction unmarked, to be retried."""
         self.stats: dict[str, int] = {"appends": 0, "batches": 0, "events": 0, "degraded": 0}
         self.append_seconds = 0.0
         """Total time spent waiting on append batches (journal latency, with ``batches``)."""
@@ -550,6 +555,13 @@ class Runtime:
 
     async def _mark_finished(self, host: _Hosted) -> None:
         try:
+            for hook in list(self.before_finish):
+                try:
+                    await hook(host.id)
+                except JournalUnavailable:
+                    raise
+                except Exception:  # a hook's bug must not keep the auction open
+                    log.exception("a before-finish hook failed for %s", host.id)
             await self.journal.finish(host.id)
             await self.journal.release(host.id, self.node_id, host.epoch)
         except JournalUnavailable:
