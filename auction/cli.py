@@ -3,7 +3,8 @@
 Subcommands: ``simulate`` (a whole auction on a virtual clock), ``demo`` (a
 demo auction with bots, paced in real time), ``import-ocds`` (a ProZorro /
 OCDS tender to a spec), ``export-ocds`` (an outcome as an OCDS release
-package), ``validate`` (check a spec), ``serve`` (the server),
+package), ``bridge`` (follow a CDB's feed and auction its tenders,
+:mod:`bridge`), ``validate`` (check a spec), ``serve`` (the server),
 ``swarm`` (a load test from one process, :mod:`client.swarm`), ``verify`` and
 ``keys`` (the signed record, :mod:`auction.transparency.cli`). Errors in input
 files are reported with the field or line that is wrong, and exit with status 2.
@@ -134,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export-ocds", help="an auction's outcome as an OCDS release package")
     _export_ocds_arguments(exp)
     exp.set_defaults(run=_export_ocds)
+
+    bridge = sub.add_parser("bridge", help="follow a procurement system's CDB; auction its tenders")
+    _bridge_arguments(bridge)
+    bridge.set_defaults(run=_bridge)
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
     _server_arguments(srv, durable=True)
@@ -372,6 +377,19 @@ def _export_ocds(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- bridge
+def _bridge_arguments(parser: argparse.ArgumentParser) -> None:
+    from bridge.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _bridge(args: argparse.Namespace) -> int:
+    from bridge.command import run as run_bridge
+
+    return run_bridge(args, _settings_only(args.config))
+
+
 def _write(out: str | None, text: str) -> None:
     if not out:
         sys.stdout.write(text)
@@ -453,7 +471,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _serve_settings(args)
     logging.getLogger("underbid").setLevel(logging.INFO)
-    run(serve(settings))
+    on_ready = None
+    if settings.bridge.enabled:  # the bridge to a CDB, beside the server (docs/integration.md)
+        from bridge.command import attach_to_server
+
+        on_ready = lambda gateway: attach_to_server(gateway, settings)  # noqa: E731
+    run(serve(settings, on_ready=on_ready))
     return 0
 
 
