@@ -15,8 +15,8 @@ import yaml
 
 from bridge.plan import auction_id_of
 from bridge.service import running
-from tests.cdb import seed
 from tests.bridge.world import World, bid_through_links, iso_in, participation_tokens, until, world
+from tests.cdb import seed
 
 
 def lot_holders(tender: dict[str, Any], lot_id: str) -> dict[str, dict[str, Any]]:

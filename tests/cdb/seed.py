@@ -80,7 +80,7 @@ def multilot(start: str, start_2: str | None = None) -> dict[str, Any]:
     second["minimalStep"] = {"currency": "UAH", "amount": 10000, "valueAddedTaxIncluded": False}
     first.pop("auctionUrl", None)
     data["lots"].append(second)
-    bid_a, bid_b = data["bids"]
+    bid_a = data["bids"][0]
     bid_a["lotValues"].append(
         {
             "relatedLot": LOT_2,
