@@ -158,8 +158,14 @@ class BridgeProcess:
         assert token is not None
         store = BridgeStore(b.state)
         bridge = Bridge(
-            cdb=Cdb(b.cdb_url, b.cdb_token, ds_url=b.ds_url, ds_auth=b.ds_auth),
-            underbid=Underbid(url, token),
+            cdb=Cdb(
+                b.cdb_url,
+                b.cdb_token,
+                ds_url=b.ds_url,
+                ds_auth=b.ds_auth,
+                timeout_s=b.timeout_ms / 1000,
+            ),
+            underbid=Underbid(url, token, timeout_s=b.timeout_ms / 1000),
             store=store,
             public_url=(public_url or settings.server.public_url or url).rstrip("/"),
             timings=Timings(b.rounds, b.first_pause_ms, b.pause_ms, b.turn_ms),

@@ -213,6 +213,8 @@ class BridgeSettings(_Section, frozen=True, kw_only=True):
     """The bridge's durable state (feed offset, planned lots): a SQLite file."""
     poll_ms: Positive = 10000
     """How long the bridge waits on an empty feed page, and between result checks."""
+    timeout_ms: Positive = 30000
+    """One request's limit (to the CDB, its document service or Underbid); then retried."""
     procurement_method_types: tuple[str, ...] = (
         "belowThreshold",
         "aboveThreshold",

@@ -86,6 +86,7 @@ ds_auth = "{DS_USER}:{DS_PASSWORD}"
 underbid_url = "{self.server.base_url}"
 state = "{self.state}"
 poll_ms = {poll_ms}
+timeout_ms = 1000
 procurement_method_types = ["belowThreshold"]
 first_pause_ms = {FAST.first_pause_ms}
 pause_ms = {FAST.pause_ms}

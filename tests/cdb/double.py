@@ -240,12 +240,17 @@ class CdbDouble:
                 return
         status_holder: dict[str, int] = {}
 
+        # Like the CDB's balancer: a client without the cookie gets one; a client whose
+        # server is gone keeps its stale cookie on reads, and learns at its next write (412).
+        gives_cookie = "SERVER_ID" not in _cookies(scope)
+
         async def capture(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"set-cookie", f"SERVER_ID={self.server_id}; Path=/".encode()))
-                message = {**message, "headers": headers}
+                if gives_cookie:
+                    headers = list(message.get("headers", []))
+                    headers.append((b"set-cookie", f"SERVER_ID={self.server_id}; Path=/".encode()))
+                    message = {**message, "headers": headers}
             await send(message)
 
         await inner(scope, receive, capture)
