@@ -176,6 +176,15 @@ class Bridge:
             self.stats["planned"] += 1
         elif record.state in ("planned", "linked") and record.start_at != plan.start_at:
             record = await self._move(record, plan)
+        elif record.state not in OPEN_STATES and record.start_at != plan.start_at:
+            message = (
+                f"the CDB planned it again for {plan.spec['start_at']} after it was "
+                f"{record.state}; an auction id runs once: an official must decide"
+            )
+            if record.error != message:
+                log.error("%s: %s", plan.auction_id, message)
+                self.store.put(record.but(error=message, updated_at=now))
+            return
         if record.state == "planned":
             await self._link(record, view, [b["id"] for b in plan.spec["bidders"]])
 

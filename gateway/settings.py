@@ -334,6 +334,19 @@ def _check_url_base(value: str) -> str | None:
     return _check_port_of(value)
 
 
+def _check_jwks_url(value: str) -> str | None:
+    """A JWKS decides who may mint tokens: https only (plain http on loopback, for tests)."""
+    if not value:
+        return None
+    problem = _check_url_base(value)
+    if problem:
+        return problem
+    parts = urlsplit(value)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return "must be an https:// URL (plain http only on this machine's loopback)"
+    return None
+
+
 _WEBHOOK_NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 WEBHOOK_EVENTS: Final = ("lot.ended", "auction.ocds_release")
 """The messages a webhook endpoint may subscribe to (docs/integration.md)."""
@@ -397,7 +410,7 @@ _CHECKS: Final[dict[str, Callable[[Any], str | None]]] = {
     "security.token_secret": _check_secret,
     "security.allowed_origins": _check_origins,
     "record.origin": _check_log_origin,
-    "security.platform_jwks_url": _check_http_url,
+    "security.platform_jwks_url": _check_jwks_url,
     "security.platform_roles": _check_roles,
     "webhooks.endpoints": _check_endpoints,
     "ocds.publisher_uri": _check_http_url,

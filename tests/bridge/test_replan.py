@@ -114,5 +114,11 @@ async def test_an_auction_cancelled_in_underbid_sends_no_results(tmp_path: Path)
             assert r.status_code == 200
             await until(lambda: bridge.store.get(tid).state == "cancelled", what="noted")  # type: ignore[union-attr]
             assert "cancelled in Underbid" in bridge.store.get(tid).error  # type: ignore[union-attr]
+            w.cdb.set_start(tid, iso_in(60))  # the CDB plans it again: an id runs once
+            await until(
+                lambda: "an auction id runs once" in bridge.store.get(tid).error,  # type: ignore[union-attr]
+                what="the conflict noted",
+            )
+            assert bridge.store.get(tid).state == "cancelled"  # type: ignore[union-attr]
         assert w.cdb.tenders[tid]["status"] == "active.auction"
         assert w.cdb.statuses("POST", rf"/tenders/{tid}/auction") == []
