@@ -152,6 +152,27 @@ def _record_paths() -> dict[str, Any]:
     }
 
 
+def _integration_paths() -> dict[str, Any]:
+    """Open data and webhooks (gateway/integration.py, docs/integration.md)."""
+    endpoint = {"name": "endpoint", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/api/auctions/{auction_id}/ocds": {
+            "parameters": _ID,
+            "get": _op(
+                "The outcome as an OCDS 1.1 release package, after the announcement",
+                optional_auth=True,
+            ),
+        },
+        "/api/webhooks": {
+            "get": _op("Webhook endpoints, their state and the outbox (operators)", secure=True),
+        },
+        "/api/webhooks/{endpoint}/enable": {
+            "parameters": [endpoint],
+            "post": _op("Enable an endpoint that answered 410 Gone (operators)", secure=True),
+        },
+    }
+
+
 def _document() -> dict[str, Any]:
     controls = {
         f"/api/auctions/{{auction_id}}/controls/{action}": {
@@ -204,6 +225,7 @@ def _document() -> dict[str, Any]:
                 ),
             },
             **_record_paths(),
+            **_integration_paths(),
             "/api/auctions/{auction_id}/people": {
                 "parameters": _ID,
                 "get": _op("Admitted bidders and who is connected (officials)", secure=True),

@@ -523,40 +523,48 @@ def _apply_links(tender: dict[str, Any], lot_id: str, data: Mapping[str, Any]) -
                 raise CdbError(422, "lots", [{"auctionUrl": ["Auction url required"]}])
             lot["auctionUrl"] = _url(given["auctionUrl"], "auctionUrl")
     for given, bid in zip(bids, tender["bids"], strict=True):
-        values = given.get("lotValues")
-        if values is None:
+        held = _lot_value(given, bid, lot_id)
+        if held is None:
             continue
-        mine = bid.get("lotValues", [])
-        if not isinstance(values, list) or len(values) > len(mine):
+        value, target = held
+        if "participationUrl" not in value:
             raise CdbError(
                 422,
                 "bids",
-                ["Number of lots of auction results did not match the number of tender lots"],
+                [{"lotValues": [{"participationUrl": ["Auction participation url required"]}]}],
             )
-        for value, held in zip(values, mine, strict=False):
-            if not isinstance(value, dict):
-                raise CdbError(422, "bids", ["lotValues items must be objects"])
-            related = value.get("relatedLot", held["relatedLot"])
-            if related != held["relatedLot"]:
-                raise CdbError(
-                    422,
-                    "bids",
-                    ["Auction bid.lotValues should be identical to the tender bid.lotValues"],
-                )
-            if related == lot_id:
-                if "participationUrl" not in value:
-                    raise CdbError(
-                        422,
-                        "bids",
-                        [
-                            {
-                                "lotValues": [
-                                    {"participationUrl": ["Auction participation url required"]}
-                                ]
-                            }
-                        ],
-                    )
-                held["participationUrl"] = _url(value["participationUrl"], "participationUrl")
+        target["participationUrl"] = _url(value["participationUrl"], "participationUrl")
+
+
+def _lot_value(
+    given: Mapping[str, Any], bid: dict[str, Any], lot_id: str
+) -> tuple[Mapping[str, Any], dict[str, Any]] | None:
+    """The given ``lotValues`` entry for ``lot_id`` and the bid's own, checked as the
+    CDB checks them (the list may be shorter than the bid's, never longer; each
+    entry in its place); None when the bid's entry for the lot is not given."""
+    values = given.get("lotValues")
+    if values is None:
+        return None
+    mine = bid.get("lotValues", [])
+    if not isinstance(values, list) or len(values) > len(mine):
+        raise CdbError(
+            422,
+            "bids",
+            ["Number of lots of auction results did not match the number of tender lots"],
+        )
+    found = None
+    for value, held in zip(values, mine, strict=False):
+        if not isinstance(value, dict):
+            raise CdbError(422, "bids", ["lotValues items must be objects"])
+        if value.get("relatedLot", held["relatedLot"]) != held["relatedLot"]:
+            raise CdbError(
+                422,
+                "bids",
+                ["Auction bid.lotValues should be identical to the tender bid.lotValues"],
+            )
+        if held["relatedLot"] == lot_id:
+            found = (value, held)
+    return found
 
 
 def _apply_results(tender: dict[str, Any], lot_id: str, data: Mapping[str, Any]) -> None:
@@ -570,26 +578,9 @@ def _apply_results(tender: dict[str, Any], lot_id: str, data: Mapping[str, Any])
         if not lot_id:
             _take_result(bid, given)
             continue
-        values = given.get("lotValues")
-        if values is None:
-            continue
-        mine = bid.get("lotValues", [])
-        if not isinstance(values, list) or len(values) > len(mine):
-            raise CdbError(
-                422,
-                "bids",
-                ["Number of lots of auction results did not match the number of tender lots"],
-            )
-        for value, held in zip(values, mine, strict=False):
-            related = value.get("relatedLot", held["relatedLot"])
-            if related != held["relatedLot"]:
-                raise CdbError(
-                    422,
-                    "bids",
-                    ["Auction bid.lotValues should be identical to the tender bid.lotValues"],
-                )
-            if related == lot_id:
-                _take_result(held, value)
+        held = _lot_value(given, bid, lot_id)
+        if held is not None:
+            _take_result(held[1], held[0])
     now = now_iso()
     if lot_id:
         CdbDouble._lot(tender, lot_id).setdefault("auctionPeriod", {})["endDate"] = now

@@ -75,6 +75,7 @@ from auction.core.events import (
     PriceAccepted,
     PriceChanged,
     RoundStarted,
+    StartMoved,
     TurnEnded,
     TurnStarted,
 )
@@ -276,6 +277,12 @@ class JournalChecker:
         if isinstance(ev, DeadlineExtended):
             assert ev.ms > 0
             lm.move(ev.ms)
+            return
+        if isinstance(ev, StartMoved):
+            assert lm.status == "scheduled", f"{ev}: a lot that started moved"
+            assert self.paused_at is None, f"{ev} while paused"
+            assert ev.start_at > ev.at, f"{ev}: a start not in the future"
+            lm.start_at = ev.start_at
             return
         assert lm.status == "live", f"{ev} in a lot that is not live"
         handler = getattr(self, f"_{lm.fmt}")

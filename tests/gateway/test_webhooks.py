@@ -32,8 +32,8 @@ from gateway.webhooks import (
     endpoints_of,
     message_id,
 )
-from tests.factories import open_spec
-from tests.gateway.server_fixture import LiveServer, eventually, live_server, now_ms
+from tests.gateway.server_fixture import LiveServer, eventually, live_server
+from tests.gateway.test_integration import finished_open_auction
 from tests.http_server import serve_app
 from tests.ocds_schema import assert_valid
 
@@ -105,22 +105,8 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 async def end_an_auction(server: LiveServer, auction_id: str) -> None:
-    """An open auction with two surrogate bids that ends about a second from now."""
-    spec = open_spec(
-        2, id=auction_id, start_at=now_ms() + 100, open={"duration_s": 0.6, "decrement": 100}
-    )
-    await server.create(spec)
-    runtime = server.gateway.runtime
-    await eventually(
-        lambda: runtime.auction(auction_id).lot_states["1"].status != "scheduled", what="start"
-    )
-    for bidder, amount in (("b1", 99_000), ("b2", 98_000)):
-        r = await server.http.post(
-            f"/api/auctions/{auction_id}/controls/surrogate_bid",
-            json={"bidder": bidder, "amount": amount, "bid_id": f"{bidder}-x"},
-            headers=server.auth(),
-        )
-        assert r.status_code == 200, r.text
+    """An open auction with two surrogate bids, to its end about a second from now."""
+    await finished_open_auction(server, auction_id)
 
 
 # ------------------------------------------------------------ delivery
