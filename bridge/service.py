@@ -58,6 +58,9 @@ from bridge.underbid import Underbid, problem_code
 
 log = logging.getLogger("underbid.bridge")
 
+MAX_TENDER_FAILURES = 5
+"""Times a tender whose handling fails unexpectedly is tried before it is skipped."""
+
 
 @dataclass
 class Bridge:
@@ -102,15 +105,31 @@ class Bridge:
 
     async def follow_feed(self) -> None:
         offset = await self._first_offset()
+        failures: dict[str, int] = {}
         while True:
             page = await self.cdb.feed(offset)
             for item in page.items:
-                await self.handle(item)
-            if page.next_offset and page.next_offset != offset:
-                self.store.set_offset(page.next_offset)
-                offset = page.next_offset
-            if not page.items:
-                await asyncio.sleep(self.poll_s)
+                tender_id = str(item.get("id"))
+                try:
+                    await self.handle(item)
+                except Exception:
+                    # A bug of ours on one tender: the page is read again (its place is
+                    # kept) a few times, then that tender is skipped, loudly.
+                    failed = failures[tender_id] = failures.get(tender_id, 0) + 1
+                    log.exception("tender %s: failed (%d)", tender_id, failed)
+                    if failed < MAX_TENDER_FAILURES:
+                        break
+                    log.error(
+                        "tender %s: skipped after %d failures", tender_id, failures[tender_id]
+                    )
+                failures.pop(tender_id, None)
+            else:
+                if page.next_offset and page.next_offset != offset:
+                    self.store.set_offset(page.next_offset)
+                    offset = page.next_offset
+                if page.items:
+                    continue
+            await asyncio.sleep(self.poll_s)
 
     async def handle(self, item: Mapping[str, Any]) -> None:
         """One tender of the feed."""
@@ -252,7 +271,11 @@ class Bridge:
                 async with self._lock(record.auction_id):
                     current = self.store.get(record.auction_id)
                     if current is not None and current.state in OPEN_STATES:
-                        await self.step(current)
+                        try:
+                            await self.step(current)
+                        except Exception as exc:  # our bug: noted on the lot, tried later
+                            log.exception("%s: the next step failed", current.auction_id)
+                            self._failed(current, exc)
             await asyncio.sleep(self.poll_s)
 
     async def step(self, record: LotRecord) -> None:

@@ -141,13 +141,9 @@ async def enable_webhook(request: Request) -> Response:
 
 
 async def record_of(gateway: Gateway, auction: Any) -> dict[str, Any]:
-    """The audit record of a hosted auction, from the journal (raises a 503 problem)."""
-    from gateway.app import Problem
-
-    try:
-        stored = await gateway.runtime.journal.read(auction.spec.id)
-    except JournalUnavailable as exc:
-        raise Problem(503, "unavailable", str(exc)) from None
+    """The audit record of a hosted auction, from the journal (raises
+    :class:`JournalUnavailable`)."""
+    stored = await gateway.runtime.journal.read(auction.spec.id)
     return audit_record(auction, [decode_event(data) for _, data in stored])
 
 
@@ -177,8 +173,11 @@ async def read_ocds(request: Request) -> Response:
     if not auction.finished:
         raise Problem(409, "not_finished", "the outcome is published after the announcement")
     gateway = _gw(request)
-    package = ocds_package(gateway, await record_of(gateway, auction))
-    return Response(encode(package), media_type="application/json")
+    try:
+        record = await record_of(gateway, auction)
+    except JournalUnavailable as exc:
+        raise Problem(503, "unavailable", str(exc)) from None
+    return Response(encode(ocds_package(gateway, record)), media_type="application/json")
 
 
 async def start_services(gateway: Gateway) -> None:

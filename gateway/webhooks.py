@@ -159,6 +159,8 @@ class WebhookSender:
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._writes: set[asyncio.Task[None]] = set()
+        self._attempts: set[asyncio.Task[None]] = set()
+        """Deliveries in flight (cancelled at stop: their leases lapse, another node retries)."""
         self._written: set[tuple[str, str, str]] = set()
         """(auction, lot, kind) this process wrote to the outbox already."""
         self._wake = asyncio.Event()
@@ -189,9 +191,9 @@ class WebhookSender:
             self._unsubscribe = None
         with contextlib.suppress(ValueError):
             runtime.before_finish.remove(self.write_auction)
-        for task in [*self._tasks, *self._writes]:
+        for task in [*self._tasks, *self._writes, *self._attempts]:
             task.cancel()
-        for task in [*self._tasks, *self._writes]:
+        for task in [*self._tasks, *self._writes, *self._attempts]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -220,6 +222,9 @@ class WebhookSender:
                 log.warning("webhooks for %s not written yet: %s", auction_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            except Exception:  # our bug: logged; the reconciliation tries again
+                log.exception("webhooks for %s could not be made", auction_id)
+                return
 
     async def write_auction(self, auction_id: str) -> None:
         """Write the messages of every ended lot of a hosted auction (and its OCDS
@@ -293,13 +298,15 @@ class WebhookSender:
                     await self.write_auction(auction_id)
                 except JournalUnavailable:
                     break
+                except Exception:
+                    log.exception("webhooks for %s could not be made", auction_id)
             await asyncio.sleep(RECONCILE_S)
 
     # ----------------------------------------------------------- delivering
     async def _deliver_loop(self) -> None:
         poll = min(1.0, self.settings.first_retry_ms / 1000)
         sem = asyncio.Semaphore(CONCURRENCY)
-        running: set[asyncio.Task[None]] = set()
+        running = self._attempts
         while True:
             self._wake.clear()
             claimed: list[Delivery] = []
@@ -316,6 +323,8 @@ class WebhookSender:
                 await self._read_stats()
             except JournalUnavailable as exc:
                 log.warning("webhook outbox unreachable: %s", exc)
+            except Exception:  # our bug: logged, and the loop goes on
+                log.exception("webhook outbox: claiming failed")
             for delivery in claimed:
                 task = asyncio.create_task(self._attempt_with(sem, delivery))
                 running.add(task)

@@ -6,6 +6,9 @@ keeps its place, retries with back-off, and everything lands exactly once."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bridge.http import RETRIES
 from bridge.plan import auction_id_of
@@ -93,3 +96,29 @@ async def test_a_refusal_is_noted_and_tried_again_later_not_in_a_loop(tmp_path: 
             assert patches.count(422) == 2 and patches[-1] == 200
             assert len(patches) <= 5  # back-off, not a tight loop
             assert bridge.store.get(tid).error == ""  # type: ignore[union-attr]
+
+
+async def test_a_bug_on_one_tender_keeps_its_place_a_while_then_lets_the_feed_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bridge.service
+
+    async with world(tmp_path) as w:
+        poison = w.cdb.add(seed.simple(iso_in(60)))
+        healthy = w.cdb.add(seed.simple(iso_in(60)))
+        real = bridge.service.lot_plans
+        tries: list[str] = []
+
+        def flaky(view: Any, timings: Any) -> Any:
+            if view["id"] == poison:
+                tries.append(poison)
+                raise KeyError("a bug of ours")
+            return real(view, timings)
+
+        monkeypatch.setattr(bridge.service, "lot_plans", flaky)
+        w.bridge = b = w.make_bridge(poll_s=0.05)
+        async with running(b):
+            await until(lambda: b.store.get(healthy) is not None, what="the healthy tender planned")
+            await until(lambda: b.store.offset() is not None, what="the page done")
+        assert len(tries) == bridge.service.MAX_TENDER_FAILURES
+        assert b.store.get(poison) is None

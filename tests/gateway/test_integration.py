@@ -16,7 +16,7 @@ from tests.ocds_schema import assert_valid
 
 async def finished_open_auction(server: LiveServer, auction_id: str) -> dict[str, Any]:
     spec = open_spec(
-        2, id=auction_id, start_at=now_ms() + 100, open={"duration_s": 0.6, "decrement": 100}
+        2, id=auction_id, start_at=now_ms() + 100, open={"duration_s": 1.5, "decrement": 100}
     )
     await server.create(spec)
     runtime = server.gateway.runtime
