@@ -166,10 +166,11 @@ def ocds_package(gateway: Gateway, record: dict[str, Any]) -> dict[str, Any]:
 
 
 async def read_ocds(request: Request) -> Response:
-    """The outcome as open data: public once the auction is over, like its result."""
-    from gateway.app import Problem, _auction, _gw
+    """The outcome as open data, once the auction is over; seen by whoever may see
+    its result (a private auction needs a token of its own)."""
+    from gateway.app import Problem, _gw, _visible_auction
 
-    auction = _auction(request)
+    auction, _ = _visible_auction(request)
     if not auction.finished:
         raise Problem(409, "not_finished", "the outcome is published after the announcement")
     gateway = _gw(request)

@@ -14,9 +14,9 @@ from tests.gateway.server_fixture import LiveServer, eventually, now_ms
 from tests.ocds_schema import assert_valid
 
 
-async def finished_open_auction(server: LiveServer, auction_id: str) -> dict[str, Any]:
+async def finished_open_auction(server: LiveServer, auction_id: str, **kw: Any) -> dict[str, Any]:
     spec = open_spec(
-        2, id=auction_id, start_at=now_ms() + 100, open={"duration_s": 1.5, "decrement": 100}
+        2, id=auction_id, start_at=now_ms() + 100, open={"duration_s": 1.5, "decrement": 100}, **kw
     )
     await server.create(spec)
     runtime = server.gateway.runtime
@@ -58,6 +58,16 @@ async def test_the_ocds_package_of_a_finished_auction(server: LiveServer) -> Non
     assert '"amount":985.00' in r.text
     # The same bytes every time: publishedDate is the end, not the time of asking.
     assert (await server.http.get("/api/auctions/ocds-1/ocds")).content == r.content
+
+
+async def test_a_private_auctions_outcome_needs_a_token_of_its_own(server: LiveServer) -> None:
+    await finished_open_auction(server, "ocds-private", public=False)
+    hidden = await server.http.get("/api/auctions/ocds-private/ocds")
+    assert hidden.status_code == 404 and hidden.json()["code"] == "unknown_auction"
+    observer = await server.issue("ocds-private", role="observer")
+    r = await server.http.get("/api/auctions/ocds-private/ocds", headers=server.auth(observer))
+    assert r.status_code == 200
+    assert_valid(json.loads(r.content))
 
 
 async def test_a_bidder_link_issued_days_ahead_lasts_through_its_auction(
