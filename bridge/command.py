@@ -189,7 +189,8 @@ class BridgeProcess:
         self.bridge.store.close()
 
 
-def print_status(store: BridgeStore, out: Any = sys.stdout) -> None:
+def print_status(store: BridgeStore, out: Any = None) -> None:
+    out = out or sys.stdout
     out.write(f"feed offset: {store.offset() or '(none yet)'}\n")
     lots = store.all_lots()
     out.write(f"lots: {len(lots)}\n")

@@ -77,9 +77,11 @@ async def _export_from(server: LiveServer, capsys: Cap) -> None:
     assert package["uri"] == f"{server.base_url}/api/auctions/cli-ocds/ocds"
     served = (await server.http.get("/api/auctions/cli-ocds/ocds")).json()
     assert package == served
-    # no token: the server's refusal, named
-    assert await asyncio.to_thread(main, ["export-ocds", url]) == EXIT_INPUT
-    assert "401 token_missing" in capsys.readouterr().err
+    # a private auction's record without a token: the server's refusal, named
+    await finished_open_auction(server, "cli-private", public=False)
+    private = f"{server.base_url}/api/auctions/cli-private/record"
+    assert await asyncio.to_thread(main, ["export-ocds", private]) == EXIT_INPUT
+    assert "404 unknown_auction" in capsys.readouterr().err
 
 
 def test_failures_are_named(record: Path, tmp_path: Path, capsys: Cap) -> None:
