@@ -73,13 +73,10 @@ class Underbid:
 
     async def create(self, spec: Mapping[str, Any]) -> bool:
         """Create the auction; False if it exists already (planned before)."""
-        try:
-            await self._call("POST", "/api/auctions", f"create {spec['id']}", spec)
-        except Refused as exc:
-            if problem_code(exc) == "auction_exists":
-                return False
-            raise
-        return True
+        created = await self._unless(
+            "auction_exists", "POST", "/api/auctions", f"create {spec['id']}", spec
+        )
+        return created is not None
 
     async def view(self, auction_id: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._call(
@@ -106,15 +103,19 @@ class Underbid:
 
     async def result(self, auction_id: str) -> dict[str, Any] | None:
         """The result once finished; None before."""
+        data: dict[str, Any] | None = await self._unless(
+            "not_finished", "GET", f"/api/auctions/{auction_id}/result", f"result of {auction_id}"
+        )
+        return data
+
+    async def _unless(self, code: str, *call: Any) -> Any | None:
+        """The call's answer, or None when Underbid refuses it with ``code``."""
         try:
-            data: dict[str, Any] = await self._call(
-                "GET", f"/api/auctions/{auction_id}/result", f"result of {auction_id}"
-            )
+            return await self._call(*call)
         except Refused as exc:
-            if problem_code(exc) == "not_finished":
+            if problem_code(exc) == code:
                 return None
             raise
-        return data
 
     async def record(self, auction_id: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._call(

@@ -10,7 +10,7 @@ from pathlib import Path
 from auction.core.spec import parse_time_ms
 from bridge.plan import auction_id_of
 from bridge.service import running
-from tests.bridge.world import iso_in, participation_tokens, until, world
+from tests.bridge.world import iso_in, participation_tokens, reach, until, world
 from tests.cdb import seed
 
 
@@ -75,10 +75,7 @@ async def test_a_start_in_the_past_waits_for_the_cdb_to_plan_again(tmp_path: Pat
             await until(lambda: bridge.stats["tenders"] >= 1, what="the tender read")
             assert bridge.store.get(tid) is None and tid not in w.hosted()
             w.cdb.set_start(tid, iso_in(45))
-            await until(
-                lambda: (r := bridge.store.get(tid)) is not None and r.state == "linked",
-                what="planned",
-            )
+            await reach(bridge, tid, "linked")
 
 
 async def test_an_auction_that_has_started_is_not_moved_and_still_reports(tmp_path: Path) -> None:
@@ -86,10 +83,7 @@ async def test_an_auction_that_has_started_is_not_moved_and_still_reports(tmp_pa
         tid = w.cdb.add(seed.simple(iso_in(1.5)))
         w.bridge = bridge = w.make_bridge()
         async with running(bridge):
-            await until(
-                lambda: (r := bridge.store.get(tid)) is not None and r.state == "linked",
-                what="linked",
-            )
+            await reach(bridge, tid, "linked")
             await until(lambda: w.auction(tid).latest_start() is None, what="the start")
             w.cdb.set_start(tid, iso_in(600))
             await until(lambda: bridge.store.get(tid).state == "done", timeout=30, what="results")  # type: ignore[union-attr]
@@ -102,10 +96,7 @@ async def test_an_auction_cancelled_in_underbid_sends_no_results(tmp_path: Path)
         tid = w.cdb.add(seed.simple(iso_in(1.5)))
         w.bridge = bridge = w.make_bridge()
         async with running(bridge):
-            await until(
-                lambda: (r := bridge.store.get(tid)) is not None and r.state == "linked",
-                what="linked",
-            )
+            await reach(bridge, tid, "linked")
             r = await w.server.http.post(
                 f"/api/auctions/{tid}/controls/cancel",
                 json={"reason": "appeal"},

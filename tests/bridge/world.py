@@ -181,3 +181,12 @@ async def bid_through_links(
 
 async def until(predicate: Any, *, timeout: float = 20.0, what: str) -> None:
     await eventually(predicate, timeout=timeout, what=what)
+
+
+async def reach(bridge: Bridge, auction_id: str, state: str, *, timeout: float = 20.0) -> None:
+    """Wait until the bridge's state file has ``auction_id`` in ``state``."""
+    await until(
+        lambda: (r := bridge.store.get(auction_id)) is not None and r.state == state,
+        timeout=timeout,
+        what=f"{auction_id} {state}",
+    )
