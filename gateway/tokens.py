@@ -84,6 +84,9 @@ RS256 with a 4096-bit key about 1000)."""
 MIN_SECRET_BYTES: Final = 32
 """HMAC-SHA256 keys shorter than its output weaken it."""
 
+VERIFIED_CACHE: Final = 4096
+"""Tokens remembered as well signed (their claims are checked again on every use)."""
+
 PLATFORM_ROLES: Final[tuple[str, ...]] = ("bidder", "observer")
 """The roles a platform's JWKS key may mint unless the deployment says otherwise."""
 
@@ -224,6 +227,9 @@ class Keyring:
             self.kid, SECRET_ALGORITHM, secret, frozenset(ROLES), operator=True, issuer=None
         )
         self._platform: dict[str, VerifyKey] = {}
+        self._verified: dict[str, tuple[_Claims, VerifyKey]] = {}
+        """Tokens whose signature checked out, oldest first (bounded): a connection's
+        token is checked once, not on every HTTP call; the claims are checked each time."""
         self.on_unknown_kid: Callable[[str], None] | None = None
         """Told of a ``kid`` seen in a token and not found (a JWKS refresher
         fetches keys that were rotated in)."""
@@ -233,6 +239,7 @@ class Keyring:
         """Replace the platform's keys (a JWKS refresh). A platform key never
         shadows the shared secret's ``kid``."""
         self._platform = {k.kid: k for k in keys if k.kid != self.kid}
+        self._verified.clear()  # a key gone from the JWKS signs nothing any more
 
     def platform_kids(self) -> list[str]:
         return sorted(self._platform)
@@ -299,6 +306,9 @@ class Keyring:
                 TokenCode.TOKEN_OLD_FORMAT,
                 "this link uses the retired ub1 token format; ask the officials for a new one",
             )
+        hit = self._verified.get(token)
+        if hit is not None:  # signature checked before: only the claims' checks again
+            return self._grant(hit[0], hit[1], auction=auction, now=now)
         header = _header(token)
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
@@ -325,7 +335,11 @@ class Keyring:
             claims = _claims_decoder.decode(signed["payload"])
         except msgspec.DecodeError:
             raise TokenError(TokenCode.TOKEN_MALFORMED, "the claims are not a token's") from None
-        return self._grant(claims, key, auction=auction, now=now)
+        granted = self._grant(claims, key, auction=auction, now=now)
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (claims, key)
+        return granted
 
     def _grant(self, claims: _Claims, key: VerifyKey, *, auction: str, now: int) -> TokenClaims:
         if key.issuer is not None and claims.iss != key.issuer:

@@ -495,3 +495,29 @@ def test_issuing_with_bad_arguments_is_a_value_error(kwargs: dict[str, Any]) -> 
 def test_verifying_with_a_short_secret_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         verify_token(b"short", token_for(), auction="A", now=NOW)
+
+
+def test_a_token_checked_before_is_remembered_but_its_claims_are_checked_each_time() -> None:
+    ring = platform_ring(jwk_of(RSA_KEY, "p1"))
+    token = platform_token(RSA_KEY, "RS256", "p1", exp=(NOW + 60_000) / 1000)
+    assert ring.verify(token, auction="A", now=NOW).bidder == "b1"
+    assert ring.verify(token, auction="A", now=NOW + 1).bidder == "b1"  # remembered
+    assert refusal(token, auction="B", ring=ring).code is TokenCode.TOKEN_WRONG_AUCTION
+    assert refusal(token, now=NOW + 60_000, ring=ring).code is TokenCode.TOKEN_EXPIRED
+    # the platform's JWKS no longer has the key: nothing it signed is taken any more
+    ring.set_platform_keys([])
+    assert refusal(token, ring=ring).code is TokenCode.TOKEN_BAD_SIGNATURE
+
+
+def test_the_memory_of_checked_tokens_is_bounded() -> None:
+    from gateway.tokens import VERIFIED_CACHE
+
+    ring = Keyring(SECRET)
+    tokens = [
+        ring.issue(auction=f"a{i}", role="observer", bidder=None, expires_at=EXPIRES, now=NOW)
+        for i in range(VERIFIED_CACHE + 10)
+    ]
+    for i, token in enumerate(tokens):
+        ring.verify(token, auction=f"a{i}", now=NOW)
+    assert len(ring._verified) == VERIFIED_CACHE
+    assert tokens[0] not in ring._verified and tokens[-1] in ring._verified
