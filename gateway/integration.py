@@ -170,7 +170,7 @@ async def read_ocds(request: Request) -> Response:
     its result (a private auction needs a token of its own)."""
     from gateway.app import Problem, _gw, _visible_auction
 
-    auction, _ = _visible_auction(request)
+    auction, _ = await _visible_auction(request)
     if not auction.finished:
         raise Problem(409, "not_finished", "the outcome is published after the announcement")
     gateway = _gw(request)
@@ -198,7 +198,9 @@ async def start_services(gateway: Gateway) -> None:
     webhooks = gateway.settings.webhooks
     if webhooks.endpoints:
         endpoints = endpoints_of(webhooks)  # a missing secret stops the start, named
-        outbox = open_outbox(gateway.settings.journal.redis_url or None)
+        from gateway.server import journal_url
+
+        outbox = open_outbox(journal_url(gateway.settings.journal))
         sender = WebhookSender(gateway, outbox, endpoints)
         await sender.start()
         gateway.services.append(sender)

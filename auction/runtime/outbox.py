@@ -3,8 +3,8 @@
 When a lot ends, the server owes every configured webhook endpoint a message.
 Those deliveries are written here, durably and idempotently, and a sender
 (``gateway/webhooks.py``) claims the ones that are due, tries them, and
-reports each attempt. The outbox lives where the journal lives (memory,
-Redis; SQLite once that journal lands), so it survives a restart exactly as
+reports each attempt. The outbox lives where the journal lives (memory, a
+SQLite file beside the journal's, Redis), so it survives a restart exactly as
 the auctions do, and with several nodes each delivery is claimed by **exactly
 one** of them at a time: a claim is a lease (``lease_ms``); a node that dies
 mid-delivery leaves its lease to lapse and another node claims the delivery
@@ -20,8 +20,9 @@ A delivery's life::
 While an endpoint is disabled (it answered 410 Gone), its deliveries are not
 claimed: they wait, and still die at their age limit, until it is enabled again.
 
-One interface, two implementations: :class:`MemoryOutbox` (here) and
-:class:`~auction.runtime.redis_outbox.RedisOutbox`; both pass the contract
+One interface, three implementations: :class:`MemoryOutbox` (here),
+:class:`~auction.runtime.sqlite_outbox.SqliteOutbox` and
+:class:`~auction.runtime.redis_outbox.RedisOutbox`; all pass the contract
 suite tests/runtime/test_outbox_contract.py. Times are handed in (ms since the
 epoch): the outbox has no clock of its own.
 
@@ -291,11 +292,22 @@ class MemoryOutbox:
 
 
 def open_outbox(url: str | None) -> Outbox:
-    """The outbox beside the journal at ``url`` (the URL ``open_journal`` takes)."""
+    """The outbox beside the journal at ``url`` (the URL ``open_journal`` takes):
+    in memory, in a SQLite file next to the journal's, or in the same Redis."""
+    from auction.runtime.journal import REDIS_SCHEMES
+
     if url is None or url in ("", "memory", "memory://"):
         return MemoryOutbox()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith("sqlite:"):
+        from auction.runtime.sqlite_outbox import SqliteOutbox, outbox_path
+
+        path = url.removeprefix("sqlite:")
+        path = path[2:] if path.startswith("//") else path
+        if not path:
+            raise ValueError("a sqlite: journal URL needs a path: sqlite:PATH")
+        return SqliteOutbox(outbox_path(path))
+    if url.startswith(REDIS_SCHEMES):
         from auction.runtime.redis_outbox import RedisOutbox
 
         return RedisOutbox(url)
-    raise ValueError(f"unknown journal URL {url!r}: expected redis://HOST:PORT/DB or memory://")
+    raise ValueError(f"unknown journal URL {url!r}: expected redis://..., sqlite:PATH or memory://")

@@ -22,7 +22,8 @@ lease lapses; a result (retry, dead) from a node whose lease was lost is
 refused by the script. Scripts build the item keys from the prefix inside
 Lua; they share the declared keys' hash tag, hence their slot.
 
-Every redis-py or socket error becomes
+The client is the journal's kind (:func:`auction.runtime.redis_connect.connect`:
+one server, a Sentinel-watched master, or a Cluster). Every redis-py or socket error becomes
 :class:`~auction.runtime.journal.JournalUnavailable`; the client makes no
 retries of its own (see :mod:`auction.runtime.redis` for why).
 """
@@ -33,9 +34,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from auction.runtime.journal import JournalUnavailable
@@ -49,6 +47,7 @@ from auction.runtime.outbox import (
     EndpointStats,
     State,
 )
+from auction.runtime.redis_connect import connect
 
 _ADD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -167,15 +166,10 @@ class RedisOutbox:
     name = "redis"
 
     def __init__(self, url: str, *, prefix: str = "ub", timeout_s: float = 2.0) -> None:
-        client = Redis.from_url(
-            url,
-            decode_responses=False,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-        )
-        self._setup(client, prefix, owns_client=True)
+        """``url`` as the journal takes it: ``redis://``, ``rediss://``, ``unix://``,
+        ``redis+sentinel://`` or ``redis+cluster://`` (:mod:`auction.runtime.redis_connect`)."""
+        connection = connect(url, timeout_s=timeout_s)
+        self._setup(connection.client, prefix, owns_client=True, sentinel=connection.sentinel)
 
     @classmethod
     def from_client(cls, client: Any, *, prefix: str = "ub") -> RedisOutbox:
@@ -185,11 +179,13 @@ class RedisOutbox:
         outbox._setup(client, prefix, owns_client=False)
         return outbox
 
-    def _setup(self, client: Any, prefix: str, *, owns_client: bool) -> None:
+    def _setup(self, client: Any, prefix: str, *, owns_client: bool, sentinel: Any = None) -> None:
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError(f"prefix {prefix!r} must be non-empty and free of braces")
         self._client = client
         self._owns_client = owns_client
+        self._sentinel = sentinel
+        """The sentinels' clients (closed with the outbox), for a Sentinel URL."""
         self._base = f"{prefix}:{{outbox}}:"
         """Every key starts so: one hash tag, one slot."""
         self._add = client.register_script(_ADD)
@@ -356,3 +352,5 @@ class RedisOutbox:
         if self._owns_client:
             with self._unavailable("close"):
                 await self._client.aclose()
+                if self._sentinel is not None:
+                    await self._sentinel.aclose()

@@ -150,12 +150,18 @@ async def test_timeout_then_500_then_200_delivered_with_one_id_and_valid_signatu
         del body
 
 
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
 async def test_delivery_goes_on_after_the_sender_restarts(
-    receiver: tuple[Receiver, str], redis_url: str
+    receiver: tuple[Receiver, str], store: str, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
     hooks, url = receiver
     hooks.default = 500
     env = webhook_env(url)
+    redis_url = None
+    if store == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+    else:
+        env["UNDERBID_JOURNAL_DATA_DIR"] = str(tmp_path / "data")
     async with live_server(env, redis_url=redis_url) as server:
         await end_an_auction(server, "wh-restart")
         await eventually(lambda: len(hooks.hits) >= 2, timeout=10, what="failing tries")
@@ -174,6 +180,7 @@ async def test_delivery_goes_on_after_the_sender_restarts(
         assert lot_ids == {message_id("wh-restart", "1", LOT_ENDED)}
         sender = again.gateway.services[-1]
         await eventually(lambda: sender.stats["erp"].delivered == 2, what="counted")
+        assert sender.outbox.name == store
 
 
 async def test_410_disables_the_endpoint_until_an_operator_enables_it(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -25,6 +26,7 @@ from auction.runtime.outbox import (
     open_outbox,
 )
 from auction.runtime.redis_outbox import RedisOutbox
+from auction.runtime.sqlite_outbox import SqliteOutbox, outbox_path
 from tests.redis_server import RedisServer, require_redis_server
 
 T0 = 1_700_000_000_000
@@ -45,10 +47,17 @@ def delivery(n: int, endpoint: str = "erp", *, due: int = T0, created: int = T0)
     )
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def outbox(request: pytest.FixtureRequest) -> AsyncIterator[Outbox]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Outbox]:
     if request.param == "memory":
         yield MemoryOutbox()
+        return
+    if request.param == "sqlite":
+        box = SqliteOutbox(tmp_path / "journal-outbox.sqlite3")
+        try:
+            yield box
+        finally:
+            await box.close()
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     box = RedisOutbox(server.url)
@@ -198,12 +207,49 @@ def test_every_key_of_the_outbox_is_in_one_slot() -> None:
     assert len(slots) == 1
 
 
-def test_open_outbox_follows_the_journal_url() -> None:
+async def test_open_outbox_follows_the_journal_url(tmp_path: Path) -> None:
     assert isinstance(open_outbox(None), MemoryOutbox)
     assert isinstance(open_outbox("memory://"), MemoryOutbox)
     assert isinstance(open_outbox("redis://127.0.0.1:1/0"), RedisOutbox)
-    with pytest.raises(ValueError):
-        open_outbox("postgres://x")
+    assert isinstance(open_outbox("redis+cluster://127.0.0.1:1"), RedisOutbox)
+    sqlite = open_outbox(f"sqlite:{tmp_path}/data/journal.sqlite3")
+    assert isinstance(sqlite, SqliteOutbox)
+    assert sqlite.path == tmp_path / "data" / "journal-outbox.sqlite3"
+    assert outbox_path("x/journal.sqlite3").name == "journal-outbox.sqlite3"
+    await sqlite.close()
+    for bad in ("postgres://x", "sqlite:"):
+        with pytest.raises(ValueError):
+            open_outbox(bad)
+
+
+async def test_the_sqlite_outbox_survives_a_kill_and_is_one_process(tmp_path: Path) -> None:
+    """Written is on disk; a lease of a process that died is cleared at open; a
+    second opener of the same file is refused."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "journal-outbox.sqlite3"
+    script = (
+        "import asyncio, os, signal\n"
+        "from auction.runtime.sqlite_outbox import SqliteOutbox\n"
+        "from tests.runtime.test_outbox_contract import delivery, T0, EPS\n"
+        "async def main():\n"
+        f"    box = SqliteOutbox({str(path)!r})\n"
+        "    await box.add([delivery(1), delivery(2)])\n"
+        "    await box.claim('dead-node', now=T0, lease_ms=10**9, limit=1, endpoints=EPS)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr.decode()
+    box = SqliteOutbox(path)
+    try:
+        with pytest.raises(JournalUnavailable, match="in use"):
+            SqliteOutbox(path)
+        claimed = await claim(box, "n2")
+        assert sorted(d.message_id for d in claimed) == ["msg_0001", "msg_0002"]
+    finally:
+        await box.close()
 
 
 # ------------------------------------------------------------ Redis Cluster
