@@ -536,7 +536,7 @@ async def control(request: Request) -> Response:
     return JSONResponse(
         {
             "ok": True,
-            "seq": gateway.runtime.durable_seq(auction.spec.id),
+            "seq": outcome.seq,
             "duplicate": outcome.duplicate,
         }
     )

@@ -737,18 +737,13 @@ class AuctionSocket(asyncio.Protocol):
             command = AcceptPrice(lot=message.lot, bidder=bidder, bid_id=message.bid_id)
         bid_id = message.bid_id
         try:
-            first = gateway.runtime.auction(self.auction_id).state.seq + 1  # its events' first seq
             gateway.runtime.decide_then(
-                self.auction_id,
-                command,
-                lambda outcome, error: self.answer(bid_id, outcome, error, first),
+                self.auction_id, command, lambda outcome, error: self.answer(bid_id, outcome, error)
             )
         except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
             self._unanswerable(bid_id, exc)
 
-    def answer(
-        self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None, first: int = 0
-    ) -> None:
+    def answer(self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None) -> None:
         """``ack`` or ``rejected``, once the command's events are durable (called by
         the runtime inside the commit, so it goes out before the fan-out)."""
         if error is not None:
@@ -758,12 +753,14 @@ class AuctionSocket(asyncio.Protocol):
         now = gateway.clock.now_ms()
         if outcome.rejection is None:
             gateway.metrics.inc("bids_total", result="accepted")
-            seq = gateway.runtime.durable_seq(self.auction_id)
-            leaf = receipt_index(outcome, self.bidder or "", bid_id, first) if first else None
+            # The seq it was decided at (durable now, on whichever node decided it),
+            # and the leaf of its own event in the auction's log: its receipt.
+            first = outcome.seq - len(outcome.events) + 1
+            leaf = receipt_index(outcome, self.bidder or "", bid_id, first)
             self.send(
                 p.Ack(
                     bid_id=bid_id,
-                    seq=seq,
+                    seq=outcome.seq,
                     server_time=now,
                     duplicate=outcome.duplicate,
                     leaf_index=leaf,
