@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from auction.clock import Clock
@@ -61,10 +61,12 @@ from auction.core.errors import SpecError
 from auction.core.events import decode_event
 from auction.core.record import audit_record, result
 from auction.core.spec import AuctionSpec, parse_spec
+from auction.runtime.cluster import ClusterRuntime
 from auction.runtime.host import NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
+from gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gateway.metrics import Metrics
 from gateway.pages import page_routes
 from gateway.schemas import CONTROL_BODIES, ExtendBody, SurrogateBidBody, TokenRequest
@@ -92,13 +94,14 @@ class Gateway:
     sockets: Sockets = field(init=False)
     views: ViewCache = field(default_factory=ViewCache)
     transparency: Transparency = field(init=False)
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(init=False)
     origins: frozenset[str] = field(init=False)
     """``security.allowed_origins``; the server's own origin is allowed besides."""
     public_base: str = ""
     """The URL clients use, once known (a server on port 0 learns its port late)."""
 
     def __post_init__(self) -> None:
+        self.metrics = Metrics(self.runtime.node_id)
         self.hubs = Hubs(self.runtime, self.clock)
         self.sockets = Sockets(self)
         self.transparency = Transparency(self)  # the signed log (docs/record.md)
@@ -106,12 +109,16 @@ class Gateway:
             o.lower().rstrip("/") for o in self.settings.security.allowed_origins
         )
         self.metrics.gauge(
-            "ws_connections", lambda: self.hubs.count(), "open WebSocket connections"
+            "ws_connections_open", lambda: self.hubs.count(), "open WebSocket connections"
         )
-        self.metrics.gauge("auctions_hosted", lambda: len(self.runtime.hosted()), "auctions hosted")
+        self.metrics.gauge(
+            "auctions_hosted", lambda: len(self.runtime.hosted()), "auctions this node owns"
+        )
         self.metrics.gauge(
             "journal_batches", lambda: self.runtime.stats["batches"], "journal round trips"
         )
+        if isinstance(self.runtime, ClusterRuntime):
+            self._cluster_metrics(self.runtime)
         self.metrics.gauge(
             "journal_append_seconds_total",
             lambda: self.runtime.append_seconds,
@@ -121,6 +128,25 @@ class Gateway:
             "fanout_slow_consumers",
             lambda: self.hubs.stats["slow_consumers"],
             "clients dropped for not reading",
+        )
+
+    def _cluster_metrics(self, node: ClusterRuntime) -> None:
+        stats = node.cluster_stats
+        gauge = self.metrics.gauge
+        gauge("auctions_followed", lambda: len(node.followed()), "auctions this node follows")
+        gauge("follower_lag_events", lambda: node.lag()[0], "events not folded yet, all replicas")
+        gauge("follower_lag_ms", lambda: node.lag()[1], "age of the oldest event not folded yet")
+        gauge("forwarded_commands", lambda: stats.forwarded, "commands sent to their owner")
+        gauge("forward_timeouts", lambda: stats.forward_timeouts, "forwards never answered")
+        gauge("forward_resends", lambda: stats.resent, "forwards sent again after a death")
+        gauge("takeovers", lambda: stats.takeovers, "auctions this node began to own")
+        gauge("steals", lambda: stats.steals, "of which taken from a dead node")
+        gauge("handoffs", lambda: stats.handoffs, "auctions this node handed over")
+        gauge("live_nodes", lambda: len(node.live), "nodes that may own auctions")
+        gauge("clock_offset_ms", lambda: node.clock_offset_ms, "Redis's clock minus this node's")
+        gauge("eligible", lambda: float(node.eligible), "1 when this node may own auctions")
+        stats.on_forward_answered = lambda ms: self.metrics.observe(
+            "forward_seconds", ms / 1000, "forwarded command: sent to answered"
         )
 
     def is_public(self, auction_id: str) -> bool:
@@ -274,21 +300,23 @@ async def _json(request: Request) -> dict[str, Any]:
     )
 
 
-def _auction(request: Request) -> Any:
+async def _auction(request: Request) -> Any:
     gateway = _gw(request)
     auction_id = request.path_params["auction_id"]
     try:
-        return gateway.runtime.auction(auction_id)
+        # Any node serves any auction: one this node has not met yet (created
+        # through another node a moment ago) is read from the journal now.
+        return await gateway.runtime.find(auction_id)
     except NotHosted:
         raise Problem(404, "unknown_auction", f"no auction {_quoted(auction_id)} here") from None
     except Unavailable as exc:
         raise Problem(503, "unavailable", str(exc)) from None
 
 
-def _visible_auction(request: Request) -> tuple[Any, TokenClaims | None]:
+async def _visible_auction(request: Request) -> tuple[Any, TokenClaims | None]:
     """The auction and the caller's claims; a private auction without a token
     answers exactly like an unknown one (its existence is not revealed)."""
-    auction = _auction(request)
+    auction = await _auction(request)
     claims = _claims(request, auction.spec.id, required=False)
     if not _gw(request).can_see(auction, claims):
         raise Problem(404, "unknown_auction", f"no auction {_quoted(auction.spec.id)} here")
@@ -316,7 +344,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return PlainTextResponse(_gw(request).metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(_gw(request).metrics.render(), media_type=METRICS_TYPE)
 
 
 async def auctions(request: Request) -> Response:
@@ -339,7 +367,7 @@ async def list_auctions(request: Request) -> Response:
     gateway = _gw(request)
     operator = _operator(request)
     items: list[dict[str, Any]] = []
-    for auction_id in gateway.runtime.hosted():
+    for auction_id in gateway.runtime.known():
         try:
             auction = gateway.runtime.auction(auction_id)
         except RuntimeError_:
@@ -404,7 +432,7 @@ async def create_auction(request: Request) -> Response:
 
 
 async def read_auction(request: Request) -> Response:
-    auction, claims = _visible_auction(request)
+    auction, claims = await _visible_auction(request)
     gateway = _gw(request)
     if claims is None:
         role, bidder = "public", None
@@ -417,14 +445,14 @@ async def read_auction(request: Request) -> Response:
 
 
 async def read_result(request: Request) -> Response:
-    auction, _ = _visible_auction(request)
+    auction, _ = await _visible_auction(request)
     if not auction.finished:
         raise Problem(409, "not_finished", "the result is published after the announcement")
     return JSONResponse(result(auction))
 
 
 async def read_record(request: Request) -> Response:
-    auction, claims = _visible_auction(request)
+    auction, claims = await _visible_auction(request)
     if not auction.finished:  # after the announcement the record, names included, is public
         claims = require_official(request, auction.spec.id)
     official = claims is not None and claims.role == "official"
@@ -441,7 +469,7 @@ async def read_record(request: Request) -> Response:
 
 async def read_people(request: Request) -> Response:
     """The admitted bidders and who is connected now (officials)."""
-    auction = _auction(request)
+    auction = await _auction(request)
     require_official(request, auction.spec.id)
     gateway = _gw(request)
     sockets: dict[str, int] = {}
@@ -467,7 +495,7 @@ async def read_people(request: Request) -> Response:
 
 
 async def issue_tokens(request: Request) -> Response:
-    auction = _auction(request)
+    auction = await _auction(request)
     require_official(request, auction.spec.id)
     gateway = _gw(request)
     try:
@@ -491,7 +519,7 @@ async def issue_tokens(request: Request) -> Response:
 
 
 async def control(request: Request) -> Response:
-    auction = _auction(request)
+    auction = await _auction(request)
     claims = require_official(request, auction.spec.id)
     gateway = _gw(request)
     action = request.path_params["action"]

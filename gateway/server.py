@@ -17,8 +17,11 @@ import uvicorn
 from starlette.applications import Starlette
 
 from auction.clock import Clock, SystemClock
+from auction.runtime.bus import RedisBus
+from auction.runtime.cluster import ClusterRuntime
 from auction.runtime.host import Runtime
-from auction.runtime.journal import open_journal
+from auction.runtime.journal import Journal, open_journal
+from auction.runtime.redis import RedisJournal
 from gateway.app import OPERATOR, Gateway, create_app
 from gateway.httpconn import http_protocol
 from gateway.settings import Settings, token_secret
@@ -31,12 +34,7 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
     """A gateway and its app; the runtime starts with the app's lifespan."""
     clock = clock or SystemClock()
     journal = open_journal(settings.journal.redis_url or None)
-    runtime = Runtime(
-        journal,
-        clock,
-        lease_ms=settings.journal.lease_ms,
-        snapshot_every=settings.journal.snapshot_every,
-    )
+    runtime = _runtime(settings, journal, clock)
     gateway = Gateway(settings, runtime, token_secret(settings.security), clock)
     app = create_app(gateway)
 
@@ -53,6 +51,27 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
 
     app.router.lifespan_context = lifespan
     return gateway, app
+
+
+def _runtime(settings: Settings, journal: Journal, clock: Clock) -> Runtime:
+    """One node of a cluster on Redis (any node serves any auction), else a
+    process of its own (the embedded journal is one process's)."""
+    options: dict[str, Any] = {
+        "lease_ms": settings.journal.lease_ms,
+        "snapshot_every": settings.journal.snapshot_every,
+    }
+    if isinstance(journal, RedisJournal):
+        cluster = settings.cluster
+        bus = RedisBus(journal.client, prefix=journal.prefix, node_ttl_ms=cluster.node_ttl_ms)
+        return ClusterRuntime(
+            journal,
+            bus,
+            clock,
+            heartbeat_ms=cluster.heartbeat_ms,
+            max_clock_offset_ms=cluster.max_clock_offset_ms,
+            **options,
+        )
+    return Runtime(journal, clock, **options)
 
 
 def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.Config:

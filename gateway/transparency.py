@@ -346,11 +346,11 @@ def _transparency(request: Request) -> tuple[Gateway, Transparency]:
     return gateway, gateway.transparency
 
 
-def _viewer(request: Request) -> tuple[Auction, str, str | None]:
+async def _viewer(request: Request) -> tuple[Auction, str, str | None]:
     """The auction and who asks: (role, bidder), as for the auction's view."""
     from gateway.app import _visible_auction
 
-    auction, claims = _visible_auction(request)  # a private one is unknown without a token
+    auction, claims = await _visible_auction(request)  # a private one is unknown without a token
     if claims is None:
         return auction, "public", None
     return auction, {"observer": "public"}.get(claims.role, claims.role), claims.bidder
@@ -376,7 +376,7 @@ async def _log(request: Request) -> tuple[Transparency, Auction, AuctionLog, str
     from gateway.app import Problem
 
     _, transparency = _transparency(request)
-    auction, role, bidder = _viewer(request)
+    auction, role, bidder = await _viewer(request)
     try:
         entry = await transparency.log_of(auction.spec.id)
     except JournalUnavailable as exc:

@@ -572,7 +572,30 @@ class AuctionSocket(asyncio.Protocol):
 
     # -------------------------------------------------------------- flow
     def start(self, hello: p.Hello) -> None:
-        """Authenticate, then welcome once everything decided so far is durable."""
+        """Authenticate, then welcome once everything decided so far is durable.
+
+        An auction this node has not met yet (created through another node a
+        moment ago, or finished before this node started) is read from the
+        journal first; messages that come meanwhile wait in order."""
+        try:
+            self.gateway.runtime.auction(self.auction_id)
+        except NotHosted:
+            self.state = WELCOMING
+            task = asyncio.get_running_loop().create_task(self._find_then_start(hello))
+            task.add_done_callback(_log_failure)
+            return
+        except RuntimeError_:
+            pass  # authenticate() answers it
+        self._authenticated_start(hello)
+
+    async def _find_then_start(self, hello: p.Hello) -> None:
+        with contextlib.suppress(RuntimeError_):
+            await self.gateway.runtime.find(self.auction_id)
+        if self.state == WELCOMING:
+            self.state = HELLO
+            self._authenticated_start(hello)
+
+    def _authenticated_start(self, hello: p.Hello) -> None:
         claims = self.authenticate(hello)
         if claims is None:
             return
@@ -788,6 +811,11 @@ class AuctionSocket(asyncio.Protocol):
 
 _quiet: Any = logging.getLogger("underbid.gateway.ws.protocol")
 _quiet.setLevel(logging.WARNING)  # websockets logs every connection at INFO; /metrics counts them
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a WebSocket's start failed", exc_info=task.exception())
 
 
 FD_MARGIN: Final = 512

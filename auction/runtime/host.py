@@ -247,7 +247,16 @@ class Runtime:
 
     # -------------------------------------------------------------- queries
     def hosted(self) -> list[str]:
+        """The auctions this process writes."""
         return sorted(self._hosts)
+
+    def known(self) -> list[str]:
+        """Every auction this process can serve now."""
+        return self.hosted()
+
+    async def find(self, auction_id: str) -> Auction:
+        """:meth:`auction`, for callers that may wait for it to be read."""
+        return self.auction(auction_id)
 
     def auction(self, auction_id: str) -> Auction:
         """The live engine of a hosted auction (read it, never mutate it)."""
@@ -536,6 +545,7 @@ class Runtime:
             log.warning("%s: fenced by a newer writer; no longer hosted here", host.id)
             if self._hosts.get(host.id) is host:
                 del self._hosts[host.id]
+                self._lost(host)
             return
         if not quiet:
             log.warning("%s: append failed (%s); rebuilding from the journal", host.id, error)
@@ -565,7 +575,9 @@ class Runtime:
             epoch = await self.journal.acquire(auction_id, self.node_id, self.lease_ms)
             if epoch is None:
                 log.warning("%s: taken over by another node", auction_id)
-                self._hosts.pop(auction_id, None)
+                lost = self._hosts.pop(auction_id, None)
+                if lost is not None:
+                    self._lost(lost)
                 return True
             self._hosts[auction_id] = await self._load(auction_id, epoch)
         except JournalUnavailable:
@@ -573,6 +585,9 @@ class Runtime:
         log.info("%s: rebuilt from the journal (epoch %d)", auction_id, epoch)
         self._wake.set()
         return True
+
+    def _lost(self, host: _Hosted) -> None:
+        """Another node writes ``host``'s auction now (a cluster follows it from here)."""
 
     # -------------------------------------------------------- background loops
     async def _timer_loop(self) -> None:

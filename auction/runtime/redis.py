@@ -230,6 +230,16 @@ class RedisJournal:
         )
         """Where the server is, for messages (never the URL: it may hold a password)."""
 
+    @property
+    def client(self) -> Redis:
+        """The client every call goes through (the cluster's bus shares it)."""
+        return self._client
+
+    @property
+    def prefix(self) -> str:
+        """First part of every key."""
+        return self._prefix
+
     # -- keys ------------------------------------------------------------------
 
     def _key(self, auction_id: str, part: str) -> str:

@@ -180,3 +180,18 @@ async def live_server(
             await asyncio.wait_for(task, STOP_TIMEOUT_S)
         finally:
             sock.close()
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of a ``/metrics`` text (the ``node`` label and any
+    label not given are ignored; several matching samples are summed)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total: float | None = None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != name:
+                continue
+            if all(sample.labels.get(k) == v for k, v in labels.items()):
+                total = (total or 0.0) + sample.value
+    return total
