@@ -130,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
     _server_arguments(srv)
+    srv.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes on the one port, each a node of the cluster (needs --redis; default 1)",
+    )
     srv.set_defaults(run=_serve)
 
     swarm = sub.add_parser(
@@ -156,6 +163,16 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis", metavar="URL", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)"
     )
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError(f"{workers} workers: 1 to 64")
+    return workers
 
 
 def _port(text: str) -> int:
@@ -315,9 +332,52 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.server import serve
 
     settings = _server_settings(args)
+    if args.workers > 1:
+        return _supervise(args, settings)
     logging.getLogger("underbid").setLevel(logging.INFO)
     run(serve(settings))
     return 0
+
+
+def _supervise(args: argparse.Namespace, settings: Any) -> int:
+    from gateway.workers import Supervisor
+
+    if not settings.journal.redis_url or settings.journal.redis_url.startswith("memory"):
+        raise UnderbidError(
+            f"--workers {args.workers} needs a Redis journal (--redis URL): the workers are "
+            "nodes of one cluster, and they meet through Redis"
+        )
+    argv = [sys.executable, "-m", "auction.cli", "serve"]
+    for flag, value in (("--host", args.host), ("--config", args.config), ("--redis", args.redis)):
+        if value:
+            argv += [flag, value]
+    supervisor = Supervisor(argv, args.workers, settings.server.host, settings.server.port)
+    return supervisor.run(shared=_shared_secrets(settings))
+
+
+def _shared_secrets(settings: Any) -> dict[str, str]:
+    """What every worker must share when nothing is configured: one token
+    secret (a token issued by one worker works on the others) and one signing
+    key (every worker signs the same checkpoints). Both die with the supervisor."""
+    import os
+    import secrets
+    import tempfile
+
+    from auction.transparency.keys import Window, write_key_pair
+
+    env: dict[str, str] = {}
+    if not settings.security.token_secret:
+        env["UNDERBID_SECURITY_TOKEN_SECRET"] = secrets.token_urlsafe(32)
+        print(
+            "underbid: security.token_secret is empty: the workers share a random secret "
+            "for this run (tokens will not survive a restart of the supervisor)",
+            file=sys.stderr,
+        )
+    if not settings.record.keys:
+        path = os.path.join(tempfile.mkdtemp(prefix="underbid-key-"), "ephemeral.json")
+        write_key_pair(path, settings.record.origin, Window())
+        env["UNDERBID_RECORD_KEYS"] = path
+    return env
 
 
 def _swarm_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -25,16 +28,19 @@ from auction.runtime.redis import RedisJournal
 from gateway.app import OPERATOR, Gateway, create_app
 from gateway.httpconn import http_protocol
 from gateway.settings import Settings, token_secret
+from gateway.workers import WORKER_ENV, listening_socket
 from gateway.ws import socket_protocol
 
 log = logging.getLogger("underbid.gateway")
 
 
-def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Starlette]:
+def build(
+    settings: Settings, clock: Clock | None = None, *, node_id: str | None = None
+) -> tuple[Gateway, Starlette]:
     """A gateway and its app; the runtime starts with the app's lifespan."""
     clock = clock or SystemClock()
     journal = open_journal(settings.journal.redis_url or None)
-    runtime = _runtime(settings, journal, clock)
+    runtime = _runtime(settings, journal, clock, node_id)
     gateway = Gateway(settings, runtime, token_secret(settings.security), clock)
     app = create_app(gateway)
 
@@ -53,10 +59,18 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
     return gateway, app
 
 
-def _runtime(settings: Settings, journal: Journal, clock: Clock) -> Runtime:
+def _worker_node_id(worker: str | None) -> str | None:
+    """A worker's node id names its machine and number (the others' are random)."""
+    if not worker:
+        return None
+    return f"{socket.gethostname()}-w{worker}-{uuid.uuid4().hex[:8]}"
+
+
+def _runtime(settings: Settings, journal: Journal, clock: Clock, node_id: str | None) -> Runtime:
     """One node of a cluster on Redis (any node serves any auction), else a
     process of its own (the embedded journal is one process's)."""
     options: dict[str, Any] = {
+        "node_id": node_id,
         "lease_ms": settings.journal.lease_ms,
         "snapshot_every": settings.journal.snapshot_every,
     }
@@ -142,16 +156,23 @@ async def serve(
     env: Mapping[str, str] | None = None,
 ) -> None:
     """Serve until interrupted. ``on_ready`` runs once the runtime has started."""
-    gateway, app = build(settings)
+    worker = os.environ.get(WORKER_ENV)
+    gateway, app = build(settings, node_id=_worker_node_id(worker))
     server = uvicorn.Server(uvicorn_config(app, settings))
-    task = asyncio.create_task(server.serve())
+    sockets = None
+    if worker:  # one of --workers: its own socket on the shared port (SO_REUSEPORT)
+        sockets = [listening_socket(settings.server.host, settings.server.port)]
+    task = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if task.done():
         await task
         return
     learn_address(gateway, server)
-    for line in banner(gateway):
+    lines = banner(gateway)
+    if worker and worker != "1":  # the first worker says it all; the others who they are
+        lines = [f"worker {worker}: node {gateway.runtime.node_id} serving on {gateway.base_url()}"]
+    for line in lines:
         print(line, flush=True)
     if on_ready is not None:
         result = on_ready(gateway)
