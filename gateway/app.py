@@ -339,8 +339,16 @@ async def readyz(request: Request) -> Response:
     except JournalUnavailable as exc:
         return _problem(503, "journal_unavailable", str(exc))
     if not gateway.runtime.ready:
-        return _problem(503, "recovering", "auctions are still being recovered")
-    return JSONResponse({"status": "ready", "journal": gateway.runtime.journal.name})
+        return _problem(
+            503, "recovering", "not every auction is owned or followed and caught up yet"
+        )
+    return JSONResponse(
+        {
+            "status": "ready",
+            "journal": gateway.runtime.journal.name,
+            "node": gateway.runtime.node_id,
+        }
+    )
 
 
 async def metrics(request: Request) -> Response:
@@ -397,6 +405,8 @@ async def list_auctions(request: Request) -> Response:
                 "time_zone": auction.spec.time_zone,
             }
         )
+        if operator:  # which node writes it (officials running a cluster ask that)
+            items[-1]["owner"] = gateway.runtime.owner_of(auction_id)
     return JSONResponse({"server_time": gateway.clock.now_ms(), "auctions": items})
 
 

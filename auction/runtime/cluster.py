@@ -71,6 +71,9 @@ log = logging.getLogger("underbid.cluster")
 
 Answer = Callable[[Outcome, RuntimeError_ | None], None]
 
+READY_LAG_MS = 2_000
+"""A node is not ready while a replica has had events waiting this long."""
+
 
 # ------------------------------------------------------------ the messages
 class _Message(msgspec.Struct, frozen=True, tag_field="k"):
@@ -702,8 +705,11 @@ class ClusterRuntime(Runtime):
             if owner is not None and owner.node in died:
                 self._resend(auction_id, after_death=True)
         await self._rebalance()
-        self.ready = self._loaded and all(
-            r.seq >= r.known for a, r in self._replicas.items() if a not in self._hosts
+        # Ready: every active auction is owned or followed, and no replica has
+        # had events waiting for long (a follower is always a few ms behind).
+        lagging = self.lag()[1] > READY_LAG_MS
+        self.ready = self._loaded and not lagging and all(
+            a in self._hosts or a in self._replicas for a in self._active
         )
 
     async def _check_everything(self) -> None:

@@ -254,6 +254,10 @@ class Runtime:
         """Every auction this process can serve now."""
         return self.hosted()
 
+    def owner_of(self, auction_id: str) -> str | None:
+        """The node that writes ``auction_id`` (None: nobody, as far as this node knows)."""
+        return self.node_id if auction_id in self._hosts else None
+
     async def find(self, auction_id: str) -> Auction:
         """:meth:`auction`, for callers that may wait for it to be read."""
         return self.auction(auction_id)
