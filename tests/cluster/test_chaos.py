@@ -102,7 +102,7 @@ async def _bidder(
                 await asyncio.sleep(0.05)  # unavailable, timeout...: the same bid_id again
             k += 1
             amount -= 1
-            await asyncio.sleep(rng.uniform(0.02, 0.08))
+            await asyncio.sleep(rng.uniform(0.06, 0.12))  # under the 20 messages/s of a client
     finally:
         await client.close()
 
