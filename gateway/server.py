@@ -83,6 +83,7 @@ def _runtime(settings: Settings, journal: Journal, clock: Clock, node_id: str | 
             clock,
             heartbeat_ms=cluster.heartbeat_ms,
             max_clock_offset_ms=cluster.max_clock_offset_ms,
+            may_own=cluster.may_own,
             **options,
         )
     return Runtime(journal, clock, **options)

@@ -86,6 +86,8 @@ class ClusterSettings(_Section, frozen=True, kw_only=True):
     """A node whose registration is this old is dead: its auctions are taken over."""
     max_clock_offset_ms: Positive = 250
     """A node whose clock is further than this from Redis's owns no auction."""
+    may_own: bool = True
+    """False: the node serves every auction but owns none (it forwards every command)."""
 
 
 class SecuritySettings(_Section, frozen=True, kw_only=True):

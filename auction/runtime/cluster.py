@@ -185,6 +185,7 @@ class ClusterRuntime(Runtime):
         retry_ms: int = 200,
         heartbeat_ms: int = 200,
         max_clock_offset_ms: int = 250,
+        may_own: bool = True,
         local_time: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
@@ -201,11 +202,13 @@ class ClusterRuntime(Runtime):
         """How often the node renews its registration and reconsiders ownership."""
         self.max_clock_offset_ms = max_clock_offset_ms
         """Past this offset from Redis's clock the node owns no auction."""
+        self.may_own = may_own
+        """False: this node never owns an auction (a serving-only node)."""
         self._local_time = local_time
         self.clock_offset_ms = 0.0
         """Redis's clock minus this node's, measured at each heartbeat."""
-        self.eligible = True
-        """Whether this node may own auctions (its clock agrees with Redis's)."""
+        self.eligible = may_own
+        """Whether this node may own auctions (``may_own``, and its clock agrees with Redis's)."""
         self.live: list[str] = []
         """The nodes that may own auctions, as of the last heartbeat."""
         self.cluster_stats = ClusterStats()
@@ -224,6 +227,9 @@ class ClusterRuntime(Runtime):
         self._last_full_check = 0.0
         self._feed_after = b"$"
         self._died: set[str] = set()
+        self._parked: dict[str, list[tuple[int, _Forward, Outcome]]] = {}
+        """Answers waiting for the replica to reach their seq, by auction."""
+        self._fetching: set[str] = set()
         """Nodes whose registration lapsed since the control loop last looked."""
 
     # ------------------------------------------------------------ lifecycle
@@ -318,6 +324,14 @@ class ClusterRuntime(Runtime):
 
     # ------------------------------------------------------------- commands
     async def create(self, spec_data: Mapping[str, Any] | AuctionSpec) -> AuctionSpec:
+        if not self.eligible:  # stored for an owner to take; served here as a follower
+            spec = spec_data if isinstance(spec_data, AuctionSpec) else parse_spec(spec_data)
+            await self.journal.create(spec.id, msgspec.json.encode(spec.raw))
+            self._active.add(spec.id)
+            await self._follow(spec.id)
+            self._announce(Notice("created", spec.id, node=self.node_id))
+            log.info("created %s (%d lots) for an owner to take", spec.id, len(spec.lots))
+            return spec
         spec = await super().create(spec_data)
         host = self._hosts[spec.id]
         self._active.add(spec.id)
@@ -363,6 +377,13 @@ class ClusterRuntime(Runtime):
             command=msgspec.Raw(_encode(forward.command)),
         )
         self._queue(owner, _encode(message))
+
+    def _settle_now(self, forward: _Forward, outcome: Outcome) -> None:
+        """An answer that waited for the replica (its forward was settled already)."""
+        try:
+            forward.answer(outcome, None)
+        except Exception:  # a caller's bug must not break the node
+            log.exception("an answer callback failed")
 
     def _settle(
         self, forward: _Forward, outcome: Outcome | None, error: RuntimeError_ | None
@@ -466,7 +487,15 @@ class ClusterRuntime(Runtime):
         )
         events = [decode_event(bytes(raw)) for raw in message.events]
         outcome = Outcome(events, rejection, duplicate=message.duplicate, seq=message.seq)
-        self._settle(forward, outcome, None)
+        replica = self._replicas.get(forward.auction)
+        if replica is None or forward.auction in self._hosts or replica.seq >= outcome.seq:
+            self._settle(forward, outcome, None)
+            return
+        # As on the owner, the client hears of the events before their answer:
+        # the answer waits for this node's replica to fold them (and fan them out).
+        replica.learn(outcome.seq)
+        self._parked.setdefault(forward.auction, []).append((outcome.seq, forward, outcome))
+        self._fetch_now(forward.auction)
 
     async def _refresh_owner(self, auction_id: str) -> None:
         with contextlib.suppress(JournalUnavailable):
@@ -544,6 +573,39 @@ class ClusterRuntime(Runtime):
                 listener(auction_id, first, events)
             except Exception:  # a listener's bug must not break the follower
                 log.exception("listener failed for %s", auction_id)
+        self._release_parked(auction_id, replica.seq)
+
+    def _release_parked(self, auction_id: str, upto: int | None = None) -> None:
+        """Send the answers that waited for the replica (all of them when ``upto`` is None)."""
+        parked = self._parked.get(auction_id)
+        if not parked:
+            return
+        still = []
+        for seq, forward, outcome in parked:
+            if upto is None or seq <= upto:
+                self._settle_now(forward, outcome)
+            else:
+                still.append((seq, forward, outcome))
+        if still:
+            self._parked[auction_id] = still
+        else:
+            del self._parked[auction_id]
+
+    def _fetch_now(self, auction_id: str) -> None:
+        """Read the replica's tail at once (not waiting for the feed's notice)."""
+        if auction_id in self._fetching:
+            return
+        self._fetching.add(auction_id)
+
+        async def fetch() -> None:
+            try:
+                await self._catch_up([auction_id])
+            except JournalUnavailable:
+                pass
+            finally:
+                self._fetching.discard(auction_id)
+
+        asyncio.get_running_loop().create_task(fetch())
 
     async def _catch_up(self, auction_ids: list[str]) -> None:
         wanted = {
@@ -593,6 +655,9 @@ class ClusterRuntime(Runtime):
         elif notice.kind == "created":
             self._active.add(auction_id)
             await self._follow(auction_id)
+            free = self._owners.get(auction_id) is None and self.eligible and not self._stopping
+            if free and self._target(auction_id) == self.node_id:
+                await self._take(auction_id, dead=None)  # created by a serving-only node
         elif notice.kind == "acquired":
             if notice.node != self.node_id:
                 self._owners[auction_id] = Owner(notice.node, notice.epoch)
@@ -655,7 +720,9 @@ class ClusterRuntime(Runtime):
         back = self._local_time() * 1000
         self.clock_offset_ms = redis_now - (sent + back) / 2
         eligible = abs(self.clock_offset_ms) <= self.max_clock_offset_ms
-        if eligible != self.eligible:
+        if not self.may_own:
+            self.eligible = False
+        elif eligible != self.eligible:
             if eligible:
                 log.info(
                     "clock within %d ms of Redis's again: may own auctions",
@@ -708,8 +775,10 @@ class ClusterRuntime(Runtime):
         # Ready: every active auction is owned or followed, and no replica has
         # had events waiting for long (a follower is always a few ms behind).
         lagging = self.lag()[1] > READY_LAG_MS
-        self.ready = self._loaded and not lagging and all(
-            a in self._hosts or a in self._replicas for a in self._active
+        self.ready = (
+            self._loaded
+            and not lagging
+            and all(a in self._hosts or a in self._replicas for a in self._active)
         )
 
     async def _check_everything(self) -> None:

@@ -64,6 +64,13 @@ class LiveServer:
     port: int
     http: httpx.AsyncClient
     clients: list[AuctionClient] = field(default_factory=list)
+    owner: LiveServer | None = None
+    """In a cluster test, the node that owns the auctions (None: this one)."""
+
+    @property
+    def writer(self) -> LiveServer:
+        """The node whose runtime writes the journal (this one, or its owner)."""
+        return self.owner or self
 
     @property
     def base_url(self) -> str:
