@@ -161,7 +161,12 @@ async def test_any_node_answers_the_whole_api_the_same(redis_server: RedisServer
                     view.pop("server_time")
                 if views[0] == views[1]:
                     break
-                assert time.monotonic() < deadline, views
+                differ = {
+                    k: (views[0].get(k), views[1].get(k))
+                    for k in views[0]
+                    if views[0].get(k) != views[1].get(k)
+                }
+                assert time.monotonic() < deadline, differ
                 await asyncio.sleep(0.05)
     finally:
         cluster.close()
