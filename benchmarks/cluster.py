@@ -237,8 +237,8 @@ def fanout(redis_url: str, watchers: int, seconds: float) -> list[dict[str, Any]
                 rows.append(
                     _row(
                         f"bid → last of {watchers:,} watchers {q}, on a follower, {rate:g} bids/s",
-                        runs["follower"]["bid_to_last_watcher"][q], "ms",
-                        "the same on the owner", runs["owner"]["bid_to_last_watcher"][q],
+                        runs["follower"]["bid_to_last_watcher"][f"{q}_ms"], "ms",
+                        "the same on the owner", runs["owner"]["bid_to_last_watcher"][f"{q}_ms"],
                         "≤ owner + 3 ms" if q == "p99" else "",
                     )
                 )  # fmt: skip
@@ -261,7 +261,7 @@ def fanout(redis_url: str, watchers: int, seconds: float) -> list[dict[str, Any]
             rows.append(
                 _row(
                     f"ack {q} of a bid forwarded through a follower, 1,000 bids/s",
-                    forwarded["ack"][q], "ms", "the owner's own", direct["ack"][q],
+                    forwarded["ack"][f"{q}_ms"], "ms", "the owner's own", direct["ack"][f"{q}_ms"],
                     "≤ 5 ms" if q == "p99" else "",
                 )
             )  # fmt: skip
