@@ -30,6 +30,8 @@ from auction.sim.script import ScriptAction, ScriptError, parse_script
 from auction.transparency.cli import add_commands as add_record_commands
 
 EXIT_INPUT = 2
+DEFAULT_DATA_DIR = "underbid-data"
+"""Where ``underbid serve`` keeps its SQLite journal unless told otherwise."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=_import_ocds)
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
-    _server_arguments(srv)
+    _server_arguments(srv, durable=True)
     srv.add_argument(
         "--workers",
         type=_workers,
@@ -153,15 +155,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _server_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options ``serve`` and ``demo`` share: where to listen, settings, journal."""
+def _server_arguments(parser: argparse.ArgumentParser, *, durable: bool = False) -> None:
+    """The options ``serve`` and ``demo`` share: where to listen, settings, journal.
+    ``serve`` (``durable``) keeps its journal in SQLite unless told otherwise."""
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=_port, metavar="N", help="port (default 8000; 0 picks a free one)"
     )
     parser.add_argument("--config", metavar="FILE", help="settings file (see config/default.toml)")
+    if not durable:
+        parser.add_argument(
+            "--redis",
+            metavar="URL",
+            help="journal in Redis: redis://HOST:PORT/DB (default: in memory)",
+        )
+        return
+    journal = parser.add_mutually_exclusive_group()
+    journal.add_argument(
+        "--redis",
+        metavar="URL",
+        help="journal in Redis: redis://HOST:PORT/DB, redis+sentinel://HOST:PORT,.../MASTER "
+        "or redis+cluster://HOST:PORT,... (default: SQLite in --data)",
+    )
+    journal.add_argument(
+        "--data",
+        metavar="DIR",
+        help=f"directory of the SQLite journal (default: ./{DEFAULT_DATA_DIR})",
+    )
+    journal.add_argument(
+        "--memory", action="store_true", help="journal in memory: a restart loses every auction"
+    )
     parser.add_argument(
-        "--redis", metavar="URL", help="journal in Redis: redis://HOST:PORT/DB (default: embedded)"
+        "--min-replicas",
+        type=int,
+        metavar="N",
+        help="Redis replicas that must confirm each bid before it is acknowledged (default 0)",
     )
 
 
@@ -302,27 +330,52 @@ def _start_at(text: str) -> int:
 
 
 def _server_settings(args: argparse.Namespace) -> Any:
-    """Settings from --config and the environment, with the command line on top."""
+    """Settings from --config and the environment, with the command line on top
+    (each journal option checked like the key it sets, and named in the error)."""
     import logging
     import os
 
     import msgspec
 
-    from gateway.settings import SettingsError, load_settings
+    from gateway.settings import SettingsError, load_settings, with_value
 
     try:
         settings = load_settings(args.config, os.environ)
     except SettingsError as exc:
         raise UnderbidError(f"invalid setting {exc.key}: {exc.message}") from None
     server = settings.server
-    if args.host or args.port is not None:
+    if args.host or args.port is not None:  # port 0 (a free one) is for the command line only
         port = args.port if args.port is not None else server.port
         server = msgspec.structs.replace(server, host=args.host or server.host, port=port)
-    journal = settings.journal
+        settings = msgspec.structs.replace(settings, server=server)
+    overrides: list[tuple[str, object, str]] = []
     if args.redis:
-        journal = msgspec.structs.replace(journal, redis_url=args.redis)
+        overrides.append(("journal.redis_url", args.redis, "--redis"))
+    if getattr(args, "data", None):
+        overrides.append(("journal.redis_url", "", "--data"))
+        overrides.append(("journal.data_dir", args.data, "--data"))
+    if getattr(args, "memory", False):
+        overrides += [("journal.redis_url", "memory://", "--memory")]
+    if getattr(args, "min_replicas", None) is not None:
+        overrides.append(("journal.min_replicas", args.min_replicas, "--min-replicas"))
+    try:
+        for dotted, value, option in overrides:
+            settings = with_value(settings, dotted, value, option)
+    except SettingsError as exc:
+        raise UnderbidError(f"invalid {exc.key}: {exc.message}") from None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    return msgspec.structs.replace(settings, server=server, journal=journal)
+    return settings
+
+
+def _serve_settings(args: argparse.Namespace) -> Any:
+    """The server's settings; with no journal named, SQLite in ./underbid-data."""
+    from gateway.settings import with_value
+
+    settings = _server_settings(args)
+    journal = settings.journal
+    if not journal.redis_url and not journal.data_dir:  # durable by default
+        settings = with_value(settings, "journal.data_dir", DEFAULT_DATA_DIR, "--data")
+    return settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -331,7 +384,7 @@ def _serve(args: argparse.Namespace) -> int:
     from auction.runtime.loop import run
     from gateway.server import serve
 
-    settings = _server_settings(args)
+    settings = _serve_settings(args)
     if args.workers > 1:
         return _supervise(args, settings)
     logging.getLogger("underbid").setLevel(logging.INFO)
@@ -348,9 +401,15 @@ def _supervise(args: argparse.Namespace, settings: Any) -> int:
             "nodes of one cluster, and they meet through Redis"
         )
     argv = [sys.executable, "-m", "auction.cli", "serve"]
-    for flag, value in (("--host", args.host), ("--config", args.config), ("--redis", args.redis)):
-        if value:
-            argv += [flag, value]
+    passed = (
+        ("--host", args.host),
+        ("--config", args.config),
+        ("--redis", args.redis),
+        ("--min-replicas", args.min_replicas),
+    )
+    for flag, value in passed:
+        if value is not None and value != "":
+            argv += [flag, str(value)]
     supervisor = Supervisor(argv, args.workers, settings.server.host, settings.server.port)
     return supervisor.run(shared=_shared_secrets(settings))
 

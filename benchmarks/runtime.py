@@ -64,7 +64,7 @@ from auction.clock import SystemClock
 from auction.core import PlaceBid
 from auction.core.events import BidPlaced, encode_event
 from auction.runtime.host import Runtime
-from auction.runtime.journal import Append, JournalError, Snapshot
+from auction.runtime.journal import Append, Journal, JournalError, Snapshot
 from auction.runtime.redis import READ_CHUNK, RedisJournal
 from tests.redis_server import RedisServer, find_redis_server
 
@@ -263,8 +263,13 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
 
 
 async def runtime_latency(url: str, prefix: str, rate: float, seconds: float) -> list[float]:
-    journal = _journal(RedisJournal, url, prefix)
-    runtime = Runtime(journal, SystemClock(), node_id=f"bench-{prefix}", lease_ms=LEASE_MS)
+    return await latency_of(_journal(RedisJournal, url, prefix), rate, seconds, f"bench-{prefix}")
+
+
+async def latency_of(journal: Journal, rate: float, seconds: float, node_id: str) -> list[float]:
+    """Acknowledgement latencies of one auction's bids on ``journal``, open
+    loop at ``rate`` for ``seconds``; the journal is closed after."""
+    runtime = Runtime(journal, SystemClock(), node_id=node_id, lease_ms=LEASE_MS)
     await runtime.start()
     await runtime.create(_spec("lat"))
     await runtime.submit("lat", PlaceBid(bidder="b0", amount=START_VALUE - 1, bid_id="warm"))

@@ -5,12 +5,13 @@
     python -m benchmarks --only engine,fanout --doc /tmp/benchmarks.md --keep results/
 
 Runs each benchmark (:mod:`benchmarks.engine`, :mod:`benchmarks.runtime`,
-:mod:`benchmarks.fanout`, :mod:`benchmarks.abuse`) in its own subprocess, so that one's memory and
-threads never touch the next one's figures, each with ``--json``. Then:
+:mod:`benchmarks.journals`, :mod:`benchmarks.fanout`, :mod:`benchmarks.abuse`) in its
+own subprocess, so that one's memory and threads never touch the next one's
+figures, each with ``--json``. Then:
 
 - rewrites the generated blocks of docs/benchmarks.md, and only them: the text
   between ``<!-- suite:NAME -->`` and ``<!-- /suite -->`` (``run``: date, machine,
-  Python, command; ``engine``, ``runtime``, ``fanout``: the tables; ``plot``:
+  Python, command; ``engine``, ``runtime``, ``journals``, ``fanout``: the tables; ``plot``:
   the plot's image). The prose around them is kept as written;
 - draws docs/benchmarks-latency.png (:mod:`benchmarks.plot`): bid -> last
   watcher p50 / p99 / p99.9 against offered bids/s, gateway beside the bare
@@ -72,6 +73,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             "--repeat",
             "1",
         ),
+        1800,
+    ),
+    Benchmark(
+        "journals",
+        "benchmarks.journals",
+        (),
+        ("--bids", "3000", "--seconds", "1", "--repeat", "1"),
         1800,
     ),
     Benchmark(

@@ -62,7 +62,7 @@ from auction.core.events import decode_event
 from auction.core.record import audit_record, result
 from auction.core.spec import AuctionSpec, parse_spec
 from auction.runtime.cluster import ClusterRuntime
-from auction.runtime.host import NotHosted, Runtime, RuntimeError_, Unavailable
+from auction.runtime.host import AuctionOver, NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
@@ -301,11 +301,12 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 async def _auction(request: Request) -> Any:
+    """The auction of the path: hosted or followed here, read from the journal
+    now if this node has not met it yet (created through another node a moment
+    ago), or finished and read back from the journal."""
     gateway = _gw(request)
     auction_id = request.path_params["auction_id"]
     try:
-        # Any node serves any auction: one this node has not met yet (created
-        # through another node a moment ago) is read from the journal now.
         return await gateway.runtime.find(auction_id)
     except NotHosted:
         raise Problem(404, "unknown_auction", f"no auction {_quoted(auction_id)} here") from None
@@ -407,6 +408,13 @@ async def list_auctions(request: Request) -> Response:
         )
         if operator:  # which node writes it (officials running a cluster ask that)
             items[-1]["owner"] = gateway.runtime.owner_of(auction_id)
+    known = set(gateway.runtime.known())
+    archive = gateway.runtime.archive  # finished before this process started
+    for auction_id in archive.ids():
+        summary = archive.summary(auction_id)
+        if auction_id not in known and (summary["public"] or operator):
+            items.append(summary)
+    items.sort(key=lambda item: str(item["id"]))
     return JSONResponse({"server_time": gateway.clock.now_ms(), "auctions": items})
 
 
@@ -567,6 +575,8 @@ async def control(request: Request) -> Response:
     del claims
     try:
         outcome = await gateway.runtime.submit(auction.spec.id, command)
+    except AuctionOver as exc:
+        raise Problem(409, exc.code, str(exc)) from None
     except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
         raise Problem(503, exc.code, str(exc)) from None
     if outcome.rejection is not None:

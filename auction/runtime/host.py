@@ -44,8 +44,9 @@ from auction.clock import Clock, SystemClock
 from auction.core.commands import AnyCommand
 from auction.core.engine import Auction, Outcome
 from auction.core.errors import UnderbidError
-from auction.core.events import Event, decode_event, encode_event
+from auction.core.events import Event, encode_event
 from auction.core.spec import AuctionSpec, parse_spec
+from auction.runtime.archive import Archive, read_back
 from auction.runtime.journal import (
     Append,
     Journal,
@@ -94,6 +95,13 @@ class AuctionHalted(RuntimeError_):
     code = "auction_halted"
 
 
+class AuctionOver(NotHosted):
+    """The auction finished before this process started: it is read back from
+    the journal, read-only, and takes no commands."""
+
+    code = "auction_closed"
+
+
 @dataclass
 class _Hosted:
     """One auction this process writes."""
@@ -139,6 +147,8 @@ class Runtime:
         least; the interval grows to a quarter of the stream's length)."""
         self.retry_ms = retry_ms
         """Back-off between attempts to rebuild an auction while the journal is down."""
+        self.archive = Archive(journal)
+        """Finished auctions nobody hosts, read back from the journal (read-only)."""
         self._hosts: dict[str, _Hosted] = {}
         self._listeners: list[Listener] = []
         self._dirty: dict[str, _Hosted] = {}
@@ -174,6 +184,7 @@ class Runtime:
         except JournalUnavailable as exc:
             log.warning("journal %s unreachable at start: %s", self.journal.name, exc)
         await self.adopt()
+        await self._open_archive()
         self.ready = True
         if background:
             self._tasks = [
@@ -228,22 +239,20 @@ class Runtime:
         return adopted
 
     async def _load(self, auction_id: str, epoch: int) -> _Hosted:
-        raw = await self.journal.spec(auction_id)
-        if raw is None:
+        restored = await read_back(self.journal, auction_id)
+        if restored is None:
             raise UnknownAuction(f"no auction {auction_id!r}")
-        spec = parse_spec(msgspec.json.decode(raw))
-        snap = await self.journal.snapshot(auction_id)
-        if snap is not None:
-            auction = Auction.restore(spec, snap.data)
-            after = snap.seq
-        else:
-            auction = Auction(spec)
-            after = 0
-        apply = auction.apply
-        for _, data in await self.journal.read(auction_id, after):
-            apply(decode_event(data))
+        auction, after = restored
         seq = auction.state.seq
         return _Hosted(auction_id, auction, epoch, durable_seq=seq, last_snapshot_seq=after)
+
+    async def _open_archive(self) -> None:
+        """List the finished auctions (retried by the lease loop until it works)."""
+        if not self.archive.opened:
+            try:
+                await self.archive.open()
+            except JournalUnavailable as exc:
+                log.warning("cannot list finished auctions now: %s", exc)
 
     # -------------------------------------------------------------- queries
     def hosted(self) -> list[str]:
@@ -258,18 +267,41 @@ class Runtime:
         """The node that writes ``auction_id`` (None: nobody, as far as this node knows)."""
         return self.node_id if auction_id in self._hosts else None
 
-    async def find(self, auction_id: str) -> Auction:
-        """:meth:`auction`, for callers that may wait for it to be read."""
-        return self.auction(auction_id)
-
     def auction(self, auction_id: str) -> Auction:
-        """The live engine of a hosted auction (read it, never mutate it)."""
+        """The live engine of a hosted auction, or a finished one's if the
+        archive has it loaded (read it, never mutate it). A finished auction
+        not loaded yet raises :class:`Unavailable` and starts loading it."""
+        if auction_id not in self._hosts:
+            return self._archived(auction_id)
         host = self._host(auction_id)
         if host.degraded:
             raise Unavailable(f"auction {auction_id} is being rebuilt from the journal")
         return host.auction
 
+    async def find(self, auction_id: str) -> Auction:
+        """:meth:`auction`, waiting for a finished auction to be read back."""
+        if auction_id in self._hosts:
+            return self.auction(auction_id)
+        try:
+            archived = await self.archive.load(auction_id)
+        except JournalUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+        if archived is None:
+            raise NotHosted(f"auction {auction_id!r} is not hosted here")
+        return archived
+
+    def _archived(self, auction_id: str) -> Auction:
+        archived = self.archive.get(auction_id)
+        if archived is not None:
+            return archived
+        if auction_id in self.archive:
+            self.archive.prefetch(auction_id)
+            raise Unavailable(f"auction {auction_id} has finished; it is being read back: retry")
+        raise NotHosted(f"auction {auction_id!r} is not hosted here")
+
     def durable_seq(self, auction_id: str) -> int:
+        if auction_id not in self._hosts:
+            return self._archived(auction_id).state.seq
         return self._host(auction_id).durable_seq
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -280,6 +312,8 @@ class Runtime:
     def _host(self, auction_id: str) -> _Hosted:
         host = self._hosts.get(auction_id)
         if host is None:
+            if auction_id in self.archive:
+                raise AuctionOver(f"auction {auction_id!r} is over: it takes no more commands")
             raise NotHosted(f"auction {auction_id!r} is not hosted here")
         return host
 
@@ -353,6 +387,9 @@ class Runtime:
     def settled(self, auction_id: str) -> asyncio.Future[None] | None:
         """A future that ends once everything decided so far for this auction is
         durable (None: it already is), or raises :class:`Unavailable`."""
+        if auction_id not in self._hosts:
+            self._archived(auction_id)  # a finished auction read back is all durable
+            return None
         host = self._host(auction_id)
         return self._durable_future(host, host.auction.state.seq)
 
@@ -636,6 +673,7 @@ class Runtime:
                 else:
                     self._renewed_after_loss(host, epoch)
             await self.adopt()
+            await self._open_archive()
 
     def _renewed_after_loss(self, host: _Hosted, epoch: int) -> None:
         # Nobody wrote under a newer epoch (we got the next one), so the

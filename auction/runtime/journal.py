@@ -1,8 +1,11 @@
 """The journal: where an auction's events become durable.
 
-One interface, two implementations: :class:`~auction.runtime.memory.MemoryJournal`
-(the embedded default) and :class:`~auction.runtime.redis.RedisJournal`. Both
-pass the same contract test suite (tests/runtime/test_journal_contract.py).
+One interface, three implementations: :class:`~auction.runtime.memory.MemoryJournal`
+(tests, the demo), :class:`~auction.runtime.sqlite.SqliteJournal` (one machine,
+durable, the default of ``underbid serve``) and
+:class:`~auction.runtime.redis.RedisJournal` (a Redis server, Sentinel or
+Cluster). All pass the same contract test suite
+(tests/runtime/test_journal_contract.py).
 
 Per auction the journal keeps: the spec (as given), the events in sequence
 order (``seq`` starts at 1, no gaps), the latest snapshot, whether the auction
@@ -81,7 +84,8 @@ class Journal(Protocol):
     :class:`JournalUnavailable`."""
 
     name: str
-    """``memory`` or ``redis``: for logs and /readyz."""
+    """``memory``, ``sqlite``, ``redis``, ``redis-sentinel`` or ``redis-cluster``:
+    for logs and /readyz."""
 
     async def create(self, auction_id: str, spec: bytes) -> None:
         """Store a new auction's spec (JSON bytes) and mark it active."""
@@ -91,6 +95,10 @@ class Journal(Protocol):
 
     async def active_auctions(self) -> list[str]:
         """Ids of auctions created and not finished, sorted."""
+        ...
+
+    async def finished_auctions(self) -> list[str]:
+        """Ids of finished auctions, sorted: their spec and events stay readable."""
         ...
 
     async def finish(self, auction_id: str) -> None:
@@ -137,15 +145,52 @@ class Journal(Protocol):
     async def close(self) -> None: ...
 
 
-def open_journal(url: str | None) -> Journal:
-    """The journal a deployment asks for: ``None`` or ``memory://`` for the
-    embedded one, ``redis://HOST:PORT/DB`` (or ``rediss://``) for Redis."""
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
+"""URL schemes of the Redis journal (:mod:`auction.runtime.redis_connect`)."""
+
+
+def open_journal(
+    url: str | None,
+    *,
+    min_replicas: int = 0,
+    replica_timeout_ms: int = 1_000,
+    timeout_s: float = 2.0,
+) -> Journal:
+    """The journal a deployment asks for.
+
+    - ``None``, ``memory://``: the in-process one;
+    - ``sqlite:PATH`` (``sqlite:///abs/path`` too): the SQLite journal in that file;
+    - ``redis://HOST:PORT/DB``, ``rediss://...``, ``unix://PATH``: one Redis server;
+    - ``redis+sentinel://HOST:PORT,HOST:PORT/MASTER[/DB]``: the master Sentinel names;
+    - ``redis+cluster://HOST:PORT,HOST:PORT``: a Redis Cluster.
+
+    ``min_replicas``, ``replica_timeout_ms`` and ``timeout_s`` apply to Redis
+    (:class:`~auction.runtime.redis.RedisJournal`). Raises :class:`ValueError`
+    for a URL it does not understand.
+    """
     if url is None or url in ("", "memory", "memory://"):
         from auction.runtime.memory import MemoryJournal
 
         return MemoryJournal()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith("sqlite:"):
+        from auction.runtime.sqlite import SqliteJournal
+
+        path = url.removeprefix("sqlite:")
+        path = path[2:] if path.startswith("//") else path
+        if not path:
+            raise ValueError("a sqlite: journal URL needs a path: sqlite:PATH")
+        return SqliteJournal(path)
+    if url.startswith(REDIS_SCHEMES):
         from auction.runtime.redis import RedisJournal
 
-        return RedisJournal(url)
-    raise ValueError(f"unknown journal URL {url!r}: expected redis://HOST:PORT/DB or memory://")
+        return RedisJournal(
+            url,
+            timeout_s=timeout_s,
+            min_replicas=min_replicas,
+            replica_timeout_ms=replica_timeout_ms,
+        )
+    raise ValueError(
+        f"unknown journal URL {url!r}: expected redis://HOST:PORT/DB, "
+        "redis+sentinel://HOST:PORT,.../MASTER, redis+cluster://HOST:PORT,..., "
+        "sqlite:PATH or memory://"
+    )

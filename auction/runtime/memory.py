@@ -1,8 +1,8 @@
-"""The embedded journal: everything in this process's memory.
+"""The in-memory journal: everything in this process's memory.
 
-The default when no Redis is configured. Durable only as long as the process
-lives: fine for a demo, a test, or a small deployment that accepts losing a
-running auction on a crash. It follows the same contract as the Redis journal,
+For tests and the demo. Durable only as long as the process lives: a restart
+loses every auction (``underbid serve`` uses the SQLite journal by default,
+:mod:`auction.runtime.sqlite`). It follows the same contract as the Redis journal,
 leases and fencing included, so the runtime behaves the same on both.
 """
 
@@ -59,6 +59,9 @@ class MemoryJournal:
 
     async def active_auctions(self) -> list[str]:
         return sorted(k for k, s in self._streams.items() if not s.finished)
+
+    async def finished_auctions(self) -> list[str]:
+        return sorted(k for k, s in self._streams.items() if s.finished)
 
     async def finish(self, auction_id: str) -> None:
         self._stream(auction_id).finished = True

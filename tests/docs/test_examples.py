@@ -68,8 +68,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    """``underbid serve --port 0``, as the docs start it, until the module is done."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``underbid serve --port 0``, as the docs start it, until the module is done,
+    in a directory of its own (its SQLite journal goes to ./underbid-data)."""
     scripts = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -82,6 +83,7 @@ def server() -> Iterator[Server]:
         stderr=subprocess.DEVNULL,
         text=True,
         env=env,
+        cwd=tmp_path_factory.mktemp("serve"),
     )
     banner: list[str] = []
     ready = threading.Event()

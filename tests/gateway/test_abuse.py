@@ -247,12 +247,14 @@ def _serve(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], int]]
         "UNDERBID_SECURITY_TOKEN_SECRET": SECRET,
         **env,
     }
-    with tempfile.TemporaryFile() as log:
+    # In a directory of its own: serve keeps its SQLite journal in ./underbid-data.
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as home:
         process = subprocess.Popen(
             [sys.executable, "-m", "auction.cli", "serve"],
             env=environ,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            cwd=home,
         )
         try:
             deadline = time.monotonic() + 20

@@ -74,12 +74,14 @@ def served() -> Iterator[Served]:
         "UNDERBID_LIMITS_HTTP_REQUEST_TIMEOUT_S": "5",
     }
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
+    # In a directory of its own: serve keeps its SQLite journal in ./underbid-data.
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as home:
         process = subprocess.Popen(
             [sys.executable, "-m", "auction.cli", "serve"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            cwd=home,
         )
         try:
             deadline = time.monotonic() + 20

@@ -165,7 +165,12 @@ def test_every_key_has_an_environment_variable() -> None:
         default = default_of(dotted)
         # Values that keep the cross-key rules (pings before the idle timeout,
         # a node's lifetime at least three heartbeats) with the other defaults.
-        number = {"ping_interval_s": 5, "heartbeat_ms": 5, "node_ttl_ms": 700}.get(key, 70)
+        number = {
+            "ping_interval_s": 5,
+            "min_replicas": 5,
+            "heartbeat_ms": 5,
+            "node_ttl_ms": 700,
+        }.get(key, 70)
         text, expected = {
             bool: ("true", True),
             int: (str(number), number),

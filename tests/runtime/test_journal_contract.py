@@ -1,18 +1,25 @@
 """The journal contract (auction.runtime.journal), run against every implementation.
 
-Each test gets a fresh journal: the in-memory one on a fake clock, and the
-Redis one against a private redis-server. Whatever the runtime may rely on is
-asserted here, so both journals behave the same under it.
+Each test gets a fresh journal: the in-memory one and the SQLite one (in a
+temporary file) on a fake clock; the Redis one against a private
+redis-server; against a primary with two replicas and three sentinels, and
+against a six-node Cluster, with ``min_replicas = 1`` (every append and
+acquisition waits for a replica). The Sentinel and Cluster deployments are
+shared by the session (tests/conftest.py); each test has its own key prefix
+there. Whatever the runtime may rely on is asserted here, so every journal
+behaves the same under it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from auction.clock import FakeClock
 from auction.runtime.journal import (
@@ -24,6 +31,8 @@ from auction.runtime.journal import (
 )
 from auction.runtime.memory import MemoryJournal
 from auction.runtime.redis import RedisJournal
+from auction.runtime.sqlite import SqliteJournal
+from tests.redis_topology import ClusterDeployment, SentinelDeployment
 
 HELD_MS = 30_000
 """A lease that stays live for the whole test."""
@@ -36,15 +45,23 @@ SPEC = b'{"id": "a1", "lots": []}'
 EVENTS = [b"\x81\xa4type\xa5Start", b"\x00\xff binary \r\n", b"", b"\x92\x01\x02"]
 
 
+Journal = MemoryJournal | SqliteJournal | RedisJournal
+
+
 class Subject:
     """A journal under test, and how to make one of its leases lapse."""
 
     def __init__(
-        self, journal: MemoryJournal | RedisJournal, clock: FakeClock | None, raw: Redis | None
+        self,
+        journal: Journal,
+        clock: FakeClock | None,
+        raw: Redis | RedisCluster | None,
+        prefix: str = "ub",
     ) -> None:
         self.journal = journal
         self._clock = clock
         self._raw = raw
+        self._prefix = prefix
 
     async def lapse(self, auction_id: str, owner: str, epoch: int) -> None:
         """Make ``owner``'s live lease expire (without anyone taking it)."""
@@ -54,34 +71,50 @@ class Subject:
             return
         assert self._raw is not None
         deadline = time.monotonic() + LAPSE_LIMIT_S
-        while await self._raw.exists(f"ub:{{{auction_id}}}:lease"):
+        while await self._raw.exists(f"{self._prefix}:{{{auction_id}}}:lease"):
             assert time.monotonic() < deadline, "the lease did not expire"
             await asyncio.sleep(0.005)  # bounded polling of a real server's clock
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
+@pytest.fixture(params=["memory", "sqlite", "redis", "sentinel", "cluster"])
+async def subject(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Subject]:
     if request.param == "memory":
         clock = FakeClock(1_000_000)
         yield Subject(MemoryJournal(clock), clock, None)
         return
-    url = request.getfixturevalue("redis_url")
-    journal = RedisJournal(url)
-    raw = Redis.from_url(url)
+    if request.param == "sqlite":
+        clock = FakeClock(1_000_000)
+        sqlite = SqliteJournal(tmp_path / "journal.sqlite3", clock=clock)
+        try:
+            yield Subject(sqlite, clock, None)
+        finally:
+            await sqlite.close()
+        return
+    prefix = f"t{uuid.uuid4().hex[:8]}"  # the deployments are shared by the session
+    raw: Redis | RedisCluster
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        journal = RedisJournal(url, prefix=prefix)
+        raw = Redis.from_url(url)
+    elif request.param == "sentinel":
+        sentinels: SentinelDeployment = request.getfixturevalue("sentinel_deployment")
+        journal = RedisJournal(sentinels.url, prefix=prefix, min_replicas=1)
+        raw = Redis.from_url(sentinels.primary().url)
+    else:
+        cluster: ClusterDeployment = request.getfixturevalue("redis_cluster")
+        journal = RedisJournal(cluster.url, prefix=prefix, min_replicas=1)
+        raw = RedisCluster.from_url(cluster.servers[0].url.removesuffix("/0"))
     try:
         await journal.connect()
-        yield Subject(journal, None, raw)
+        yield Subject(journal, None, raw, prefix)
     finally:
         await journal.close()
         await raw.aclose()
 
 
 @pytest.fixture
-def journal(subject: Subject) -> MemoryJournal | RedisJournal:
+def journal(subject: Subject) -> Journal:
     return subject.journal
-
-
-Journal = MemoryJournal | RedisJournal
 
 
 async def created(journal: Journal, auction_id: str = "a1", owner: str = "n1") -> int:
@@ -107,11 +140,14 @@ async def test_create_stores_the_spec_and_finish_ends_the_auction(journal: Journ
     assert await journal.spec("b2") == b"spec of b2"
     assert await journal.spec("nope") is None
     assert await journal.active_auctions() == ["a1", "b2"]
+    assert await journal.finished_auctions() == []
     await journal.finish("a1")
     assert await journal.active_auctions() == ["b2"]
+    assert await journal.finished_auctions() == ["a1"]
     assert await journal.spec("a1") == SPEC  # finished is not forgotten
     await journal.finish("a1")  # idempotent
     assert await journal.active_auctions() == ["b2"]
+    assert await journal.finished_auctions() == ["a1"]
 
 
 async def test_creating_an_existing_auction_is_refused(journal: Journal) -> None:
@@ -319,4 +355,4 @@ async def test_durability_is_reported_as_text(journal: Journal) -> None:
     report = await journal.durability()
     assert report
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in report.items())
-    assert journal.name in ("memory", "redis")
+    assert journal.name in ("memory", "sqlite", "redis", "redis-sentinel", "redis-cluster")

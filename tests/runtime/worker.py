@@ -1,13 +1,19 @@
 """A runtime node in its own process, for the crash tests (test scaffolding).
 
-    python -m tests.runtime.worker --redis URL --node NAME --port PORT [--lease-ms N]
+    python -m tests.runtime.worker --journal URL --node NAME --port PORT [--lease-ms N]
+                                   [--min-replicas N] [--replica-timeout-ms MS]
 
-Runs a :class:`~auction.runtime.host.Runtime` on uvloop with a
-:class:`~auction.runtime.redis.RedisJournal` and the real
-:class:`~auction.clock.SystemClock`, background loops on (timers, lease
-renewal, adoption of auctions whose lease lapsed), and serves newline-delimited
-JSON on ``127.0.0.1:PORT`` (``--port 0`` picks a free port). Once listening it
-prints ``READY <port>`` on stdout.
+Runs a :class:`~auction.runtime.host.Runtime` on uvloop with the journal the
+URL names (:func:`~auction.runtime.journal.open_journal`: Redis, Sentinel,
+Cluster or ``sqlite:PATH``) and the real :class:`~auction.clock.SystemClock`,
+background loops on (timers, lease renewal, adoption of auctions whose lease
+lapsed), and serves newline-delimited JSON on ``127.0.0.1:PORT`` (``--port 0``
+picks a free port). Once listening it prints ``READY <port>`` on stdout.
+
+The journal is wrapped to record every acquisition and every append with its
+epoch and outcome (``time.monotonic()``, comparable between processes on one
+machine): the failover tests read these records (op ``log``) to count
+appends accepted from a writer whose epoch another node had already taken.
 
 Requests (one JSON object a line; an optional ``"id"`` is echoed back so a
 client can match pipelined replies)::
@@ -16,6 +22,7 @@ client can match pipelined replies)::
     {"op": "bid", "auction": A, "bidder": B, "amount": N, "bid_id": X}
     {"op": "state", "auction": A}
     {"op": "hosted"}
+    {"op": "log"}
 
 Replies::
 
@@ -24,6 +31,9 @@ Replies::
                                        ("" or the engine's rejection code)
                                   state: "state_hash", "seq", "durable_seq"
                                   hosted: "auctions"
+                                  log: "acquired" [[t, auction, epoch]],
+                                       "appended" [[t0, t1, auction, epoch,
+                                       first_seq, events, ok]]
     {"ok": false, "code": C, "message": M}
                                   C is "unavailable" (the journal did not confirm:
                                   nothing acknowledged), "not_hosted", "bad_request"
@@ -44,6 +54,8 @@ import contextlib
 import logging
 import signal
 import sys
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -52,15 +64,60 @@ import uvloop
 from auction.clock import SystemClock
 from auction.core import PlaceBid
 from auction.runtime.host import Runtime
-from auction.runtime.journal import JournalUnavailable
-from auction.runtime.redis import RedisJournal
+from auction.runtime.journal import Append, Journal, JournalError, JournalUnavailable, open_journal
 
 MAX_LINE = 1 << 20
 """Longest request line accepted (a spec with many bidders fits easily)."""
 
 
+class RecordingJournal:
+    """The journal, with a record of every acquisition and append (see above)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.name = journal.name
+        self.acquired: list[tuple[float, str, int]] = []
+        self.appended: list[tuple[float, float, str, int, int, int, bool]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.journal, name)
+
+    async def acquire(self, auction_id: str, owner: str, ttl_ms: int) -> int | None:
+        epoch = await self.journal.acquire(auction_id, owner, ttl_ms)
+        if epoch is not None:
+            self.acquired.append((time.monotonic(), auction_id, epoch))
+        return epoch
+
+    async def append_batch(self, appends: Sequence[Append]) -> list[JournalError | None]:
+        sent = time.monotonic()
+        try:
+            results = await self.journal.append_batch(appends)
+        except JournalUnavailable:
+            self._record(appends, sent, [False] * len(appends))
+            raise
+        self._record(appends, sent, [result is None for result in results])
+        return results
+
+    def _record(self, appends: Sequence[Append], sent: float, accepted: list[bool]) -> None:
+        done = time.monotonic()
+        for append, ok in zip(appends, accepted, strict=True):
+            self.appended.append(
+                (
+                    sent,
+                    done,
+                    append.auction_id,
+                    append.epoch,
+                    append.first_seq,
+                    len(append.events),
+                    ok,
+                )
+            )
+
+
 class Worker:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, journal: RecordingJournal) -> None:
+        self.journal = journal
+        """What the runtime wrote, and under which epochs."""
         self.runtime = runtime
         """The node's runtime."""
         self.requests: set[asyncio.Task[None]] = set()
@@ -135,13 +192,26 @@ class Worker:
             return {"ok": True, "auction": spec.id}
         if op == "hosted":
             return {"ok": True, "auctions": runtime.hosted()}
+        if op == "log":
+            return {
+                "ok": True,
+                "acquired": self.journal.acquired,
+                "appended": self.journal.appended,
+            }
         raise ValueError(f"unknown op {op!r}")
 
 
 async def run(args: argparse.Namespace) -> None:
-    journal = RedisJournal(args.redis, timeout_s=args.timeout_s)
+    journal = RecordingJournal(
+        open_journal(
+            args.journal,
+            timeout_s=args.timeout_s,
+            min_replicas=args.min_replicas,
+            replica_timeout_ms=args.replica_timeout_ms,
+        )
+    )
     runtime = Runtime(
-        journal,
+        journal,  # type: ignore[arg-type]
         SystemClock(),
         node_id=args.node,
         lease_ms=args.lease_ms,
@@ -149,7 +219,7 @@ async def run(args: argparse.Namespace) -> None:
         retry_ms=args.retry_ms,
     )
     await runtime.start()
-    worker = Worker(runtime)
+    worker = Worker(runtime, journal)
     server = await asyncio.start_server(worker.serve, "127.0.0.1", args.port, limit=MAX_LINE)
     port = server.sockets[0].getsockname()[1]
     stop = asyncio.Event()
@@ -168,13 +238,15 @@ async def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--redis", required=True, help="redis://127.0.0.1:PORT/0")
+    parser.add_argument("--journal", required=True, help="redis://127.0.0.1:PORT/0, sqlite:PATH...")
     parser.add_argument("--node", required=True, help="this node's name as a lease owner")
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1 (0: any)")
     parser.add_argument("--lease-ms", type=int, default=5_000)
     parser.add_argument("--snapshot-every", type=int, default=1_000)
     parser.add_argument("--retry-ms", type=int, default=50)
     parser.add_argument("--timeout-s", type=float, default=2.0)
+    parser.add_argument("--min-replicas", type=int, default=0)
+    parser.add_argument("--replica-timeout-ms", type=int, default=1_000)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING,

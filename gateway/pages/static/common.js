@@ -508,13 +508,22 @@
     return entry.name ? `${entry.name} (${label(entry.label)})` : label(entry.label);
   }
 
+  /* A box that says when its content is wider than itself (it scrolls
+   * sideways): checked whenever either changes size, not only once drawn
+   * (a countdown, a name or a late font widens a table after it was drawn). */
+  function watchScrolls(wrap) {
+    const update = () => wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
+    const observer = new ResizeObserver(update);
+    observer.observe(wrap);
+    for (const child of wrap.children) observer.observe(child);
+    requestAnimationFrame(update);
+    return wrap;
+  }
+
   /* A wide table inside a scroller that says it scrolls (a phone's ranking). */
   function scroller(child) {
     const wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("table.scrolls") }, child);
-    requestAnimationFrame(() => {
-      wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
-    });
-    return wrap;
+    return watchScrolls(wrap);
   }
 
   /* A lot's card (dashboard, public view): a heading, its facts beside the
@@ -623,6 +632,7 @@
     savings,
     scoreMoney,
     scroller,
+    watchScrolls,
     shownAmount,
     showTitle,
     stageFacts,

@@ -94,7 +94,10 @@
       ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: t("list.empty") }))]),
     );
     const wrap = $("auctions").parentElement; // a phone scrolls the list sideways: say so
-    wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
+    if (!wrap.dataset.watched) {
+      wrap.dataset.watched = "1";
+      U.watchScrolls(wrap);
+    }
   }
 
   function exampleSpec() {
