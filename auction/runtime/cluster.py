@@ -375,8 +375,9 @@ class ClusterRuntime(Runtime):
 
     def _send_forward(self, forward: _Forward) -> None:
         owner = self.owner_of(forward.auction)
-        if owner is None or owner == self.node_id or forward.auction in self._handing_off:
-            forward.to = None  # sent when an owner is known (an acquired notice)
+        waiting = owner is None or owner == self.node_id or forward.auction in self._handing_off
+        if waiting or owner not in self.live:
+            forward.to = None  # sent when a live owner is known (an acquired notice)
             return
         forward.to = owner
         message = _Command(
@@ -511,9 +512,9 @@ class ClusterRuntime(Runtime):
             self._owners.update(await self.bus.owners([auction_id]))
         self._resend(auction_id)
 
-    def _resend(self, auction_id: str, *, after_death: bool = False) -> None:
-        """Send again the forwards of ``auction_id`` that wait for an owner (or,
-        after their owner died, those that may be resent)."""
+    def _resend(self, auction_id: str) -> None:
+        """Send the forwards of ``auction_id`` that wait for an owner (decide them
+        here if this node owns it now)."""
         for forward in list(self._forwards.values()):
             if forward.auction != auction_id:
                 continue
@@ -527,19 +528,23 @@ class ClusterRuntime(Runtime):
                 continue
             if forward.to is None:
                 self._send_forward(forward)
-            elif after_death:
-                if forward.resendable:
-                    self.cluster_stats.resent += 1
-                    self._send_forward(forward)
-                else:
-                    self._settle(
-                        forward,
-                        None,
-                        Unavailable(
-                            "the node deciding it stopped: it may or may not have been "
-                            "applied; look at the auction before you repeat it"
-                        ),
-                    )
+
+    def _orphaned(self, forward: _Forward) -> None:
+        """The node ``forward`` went to died before answering: a bidder's command
+        waits for the next owner (its bid_id makes a resend safe); an official's
+        is answered, since it may or may not have been applied."""
+        if forward.resendable:
+            self.cluster_stats.resent += 1
+            forward.to = None  # sent to the next owner as soon as it is known
+            return
+        self._settle(
+            forward,
+            None,
+            Unavailable(
+                "the node deciding it stopped: it may or may not have been applied; "
+                "look at the auction before you repeat it"
+            ),
+        )
 
     # ------------------------------------------------------------ following
     async def _follow(self, auction_id: str) -> bool:
@@ -777,10 +782,13 @@ class ClusterRuntime(Runtime):
                 )
         for dead in died:
             log.warning("node %s stopped answering: its auctions are taken over", dead)
-        for auction_id, owner in list(self._owners.items()):
-            if owner is not None and owner.node in died:
-                self._resend(auction_id, after_death=True)
+        for forward in list(self._forwards.values()):
+            if forward.to is not None and forward.to in died:
+                self._orphaned(forward)
         await self._rebalance()
+        # Forwards still waiting for an owner: the periodic check may know one now.
+        for auction_id in {f.auction for f in self._forwards.values() if f.to is None}:
+            self._resend(auction_id)
         # Ready: every active auction is owned or followed, and no replica has
         # had events waiting for long (a follower is always a few ms behind).
         lagging = self.lag()[1] > READY_LAG_MS
