@@ -498,6 +498,16 @@ class ClusterRuntime(Runtime):
         events = [decode_event(bytes(raw)) for raw in message.events]
         outcome = Outcome(events, rejection, duplicate=message.duplicate, seq=message.seq)
         replica = self._replicas.get(forward.auction)
+        if replica is not None and forward.auction not in self._hosts and message.events:
+            # The answer carries its events as the journal holds them (durable:
+            # the owner answers only then): when they continue the replica,
+            # fold them now rather than read them back.
+            first = outcome.seq - len(message.events) + 1
+            if first <= replica.seq + 1:
+                self._fold(
+                    forward.auction,
+                    [(first + i, bytes(raw)) for i, raw in enumerate(message.events)],
+                )
         if replica is None or forward.auction in self._hosts or replica.seq >= outcome.seq:
             self._settle(forward, outcome, None)
             return
