@@ -231,6 +231,9 @@ class ClusterRuntime(Runtime):
         self._parked: dict[str, list[tuple[int, _Forward, Outcome]]] = {}
         """Answers waiting for the replica to reach their seq, by auction."""
         self._fetching: set[str] = set()
+        self._unsent: dict[str, tuple[int, list[Any]]] = {}
+        """Folded events not told to the listeners yet (they are, at the end of the loop turn)."""
+        self._fanout_scheduled = False
         """Nodes whose registration lapsed since the control loop last looked."""
 
     @property
@@ -508,14 +511,20 @@ class ClusterRuntime(Runtime):
                     forward.auction,
                     [(first + i, bytes(raw)) for i, raw in enumerate(message.events)],
                 )
-        if replica is None or forward.auction in self._hosts or replica.seq >= outcome.seq:
+        told = replica is not None and forward.auction not in self._unsent
+        if (
+            replica is None
+            or forward.auction in self._hosts
+            or (told and replica.seq >= outcome.seq)
+        ):
             self._settle(forward, outcome, None)
             return
         # As on the owner, the client hears of the events before their answer:
         # the answer waits for this node's replica to fold them (and fan them out).
-        replica.learn(outcome.seq)
         self._parked.setdefault(forward.auction, []).append((outcome.seq, forward, outcome))
-        self._fetch_now(forward.auction)
+        if replica.seq < outcome.seq:
+            replica.learn(outcome.seq)
+            self._fetch_now(forward.auction)
 
     async def _refresh_owner(self, auction_id: str) -> None:
         with contextlib.suppress(JournalUnavailable):
@@ -592,12 +601,29 @@ class ClusterRuntime(Runtime):
             replica.behind_since = None
         if not events:
             return
-        for listener in list(self._listeners):
-            try:
-                listener(auction_id, first, events)
-            except Exception:  # a listener's bug must not break the follower
-                log.exception("listener failed for %s", auction_id)
-        self._release_parked(auction_id, replica.seq)
+        # Told once per loop turn, like the owner's group commit: the events of
+        # a burst of answers go to each socket as one frame, not one each.
+        unsent = self._unsent.get(auction_id)
+        if unsent is None:
+            self._unsent[auction_id] = (first, events)
+        else:
+            unsent[1].extend(events)
+        if not self._fanout_scheduled:
+            self._fanout_scheduled = True
+            asyncio.get_running_loop().call_soon(self._fan_out)
+
+    def _fan_out(self) -> None:
+        """Tell the listeners the replicas' new events, then send the answers
+        that waited for them (a client hears of its events before their answer)."""
+        self._fanout_scheduled = False
+        unsent, self._unsent = self._unsent, {}
+        for auction_id, (first, events) in unsent.items():
+            for listener in list(self._listeners):
+                try:
+                    listener(auction_id, first, events)
+                except Exception:  # a listener's bug must not break the follower
+                    log.exception("listener failed for %s", auction_id)
+            self._release_parked(auction_id, first + len(events) - 1)
 
     def _release_parked(self, auction_id: str, upto: int | None = None) -> None:
         """Send the answers that waited for the replica (all of them when ``upto`` is None)."""
@@ -878,6 +904,7 @@ class ClusterRuntime(Runtime):
             # Nobody can append any more under an older epoch: the tail is final.
             replica = self._replicas[auction_id]
             self._fold(auction_id, await self.journal.read(auction_id, replica.seq))
+            self._fan_out()  # what the replica folded goes out before the owner's own
             replica = self._replicas[auction_id]
             self._hosts[auction_id] = _Hosted(
                 auction_id,
