@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="serve live auctions over WebSocket and HTTP")
     _server_arguments(srv, durable=True)
+    srv.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes on the one port, each a node of the cluster (needs --redis; default 1)",
+    )
     srv.set_defaults(run=_serve)
 
     swarm = sub.add_parser(
@@ -194,6 +201,16 @@ def _server_arguments(parser: argparse.ArgumentParser, *, durable: bool = False)
         metavar="N",
         help="Redis replicas that must confirm each bid before it is acknowledged (default 0)",
     )
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError(f"{workers} workers: 1 to 64")
+    return workers
 
 
 def _port(text: str) -> int:
@@ -470,6 +487,8 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.server import serve
 
     settings = _serve_settings(args)
+    if args.workers > 1:
+        return _supervise(args, settings)
     logging.getLogger("underbid").setLevel(logging.INFO)
     on_ready = None
     if settings.bridge.enabled:  # the bridge to a CDB, beside the server (docs/integration.md)
@@ -478,6 +497,53 @@ def _serve(args: argparse.Namespace) -> int:
         on_ready = lambda gateway: attach_to_server(gateway, settings)  # noqa: E731
     run(serve(settings, on_ready=on_ready))
     return 0
+
+
+def _supervise(args: argparse.Namespace, settings: Any) -> int:
+    from gateway.workers import Supervisor
+
+    if not settings.journal.redis_url or settings.journal.redis_url.startswith("memory"):
+        raise UnderbidError(
+            f"--workers {args.workers} needs a Redis journal (--redis URL): the workers are "
+            "nodes of one cluster, and they meet through Redis"
+        )
+    argv = [sys.executable, "-m", "auction.cli", "serve"]
+    passed = (
+        ("--host", args.host),
+        ("--config", args.config),
+        ("--redis", args.redis),
+        ("--min-replicas", args.min_replicas),
+    )
+    for flag, value in passed:
+        if value is not None and value != "":
+            argv += [flag, str(value)]
+    supervisor = Supervisor(argv, args.workers, settings.server.host, settings.server.port)
+    return supervisor.run(shared=_shared_secrets(settings))
+
+
+def _shared_secrets(settings: Any) -> dict[str, str]:
+    """What every worker must share when nothing is configured: one token
+    secret (a token issued by one worker works on the others) and one signing
+    key (every worker signs the same checkpoints). Both die with the supervisor."""
+    import os
+    import secrets
+    import tempfile
+
+    from auction.transparency.keys import Window, write_key_pair
+
+    env: dict[str, str] = {}
+    if not settings.security.token_secret:
+        env["UNDERBID_SECURITY_TOKEN_SECRET"] = secrets.token_urlsafe(32)
+        print(
+            "underbid: security.token_secret is empty: the workers share a random secret "
+            "for this run (tokens will not survive a restart of the supervisor)",
+            file=sys.stderr,
+        )
+    if not settings.record.keys:
+        path = os.path.join(tempfile.mkdtemp(prefix="underbid-key-"), "ephemeral.json")
+        write_key_pair(path, settings.record.origin, Window())
+        env["UNDERBID_RECORD_KEYS"] = path
+    return env
 
 
 def _swarm_arguments(parser: argparse.ArgumentParser) -> None:

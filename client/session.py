@@ -56,7 +56,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal
@@ -203,7 +203,9 @@ def _wall_ms() -> float:
 class AuctionClient:
     """A bidder's or watcher's connection to one auction (see the module docstring).
 
-    ``base_url`` is the server (``http://127.0.0.1:8000``); ``token`` a token
+    ``base_url`` is the server (``http://127.0.0.1:8000``); ``also`` other
+    nodes of the same cluster, tried in turn when a connection drops or fails
+    (any node serves any auction, and a resume works on any of them); ``token`` a token
     the server issued (``None``: a public watcher). ``auth="hello"`` sends the
     token in the first message (as browsers must); ``"header"`` sends it as
     ``Authorization: Bearer``. ``origin`` sets the ``Origin`` header (programs
@@ -230,6 +232,7 @@ class AuctionClient:
         on_event: EventCallback | None = None,
         buffer_events: bool = True,
         on_checkpoint: CheckpointCallback | None = None,
+        also: Sequence[str] = (),
     ) -> None:
         if codec not in _CODECS:
             raise ValueError(f"codec must be 'msgpack' or 'json', not {codec!r}")
@@ -240,7 +243,10 @@ class AuctionClient:
         self.base_url = base_url
         self.auction_id = auction_id
         self.url = _websocket_url(base_url, auction_id)
-        """The WebSocket endpoint, ``ws://host:port/ws/auctions/{auction_id}``."""
+        """The WebSocket endpoint, ``ws://host:port/ws/auctions/{auction_id}``
+        (of the node connected to, or tried next)."""
+        self.urls = [self.url, *(_websocket_url(other, auction_id) for other in also)]
+        """Every node's endpoint, in the order they are tried."""
         self.token = token
         self.codec: p.Codec = _CODECS[codec]
         self.origin = origin
@@ -568,8 +574,13 @@ class AuctionClient:
             while True:
                 self._dispatch(await ws.recv())
 
+    def _next_node(self) -> None:
+        if len(self.urls) > 1:
+            self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+
     async def _reconnect(self) -> ClientConnection | None:
         delay = self.min_backoff_s
+        self._next_node()  # the node dropped us: another serves the auction too
         while not self._closing:
             await asyncio.sleep(random.uniform(delay / 2, delay))
             try:
@@ -580,6 +591,7 @@ class AuctionClient:
                 if exc.terminal:
                     self.close_code = exc.close_code
                     return None
+                self._next_node()
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             self.stats.reconnects += 1

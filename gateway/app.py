@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from auction.clock import Clock
@@ -63,11 +63,13 @@ from auction.core.errors import SpecError
 from auction.core.events import decode_event
 from auction.core.record import audit_record, result
 from auction.core.spec import AuctionSpec, parse_spec
+from auction.runtime.cluster import ClusterRuntime
 from auction.runtime.host import AuctionOver, NotHosted, Runtime, RuntimeError_, Unavailable
 from auction.runtime.journal import AuctionExists, JournalUnavailable
 from gateway.bodies import BodyError, decode_json, read_body, read_json, typed
 from gateway.hub import Hubs
 from gateway.integration import routes as integration_routes
+from gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gateway.metrics import Metrics
 from gateway.pages import page_routes
 from gateway.schemas import (
@@ -101,7 +103,7 @@ class Gateway:
     sockets: Sockets = field(init=False)
     views: ViewCache = field(default_factory=ViewCache)
     transparency: Transparency = field(init=False)
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(init=False)
     origins: frozenset[str] = field(init=False)
     """``security.allowed_origins``; the server's own origin is allowed besides."""
     public_base: str = ""
@@ -113,6 +115,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.keyring = Keyring(self.secret, kid=self.settings.security.token_key_id)
+        self.metrics = Metrics(self.runtime.node_id)
         self.hubs = Hubs(self.runtime, self.clock)
         self.sockets = Sockets(self)
         self.transparency = Transparency(self)  # the signed log (docs/record.md)
@@ -120,12 +123,16 @@ class Gateway:
             o.lower().rstrip("/") for o in self.settings.security.allowed_origins
         )
         self.metrics.gauge(
-            "ws_connections", lambda: self.hubs.count(), "open WebSocket connections"
+            "ws_connections_open", lambda: self.hubs.count(), "open WebSocket connections"
         )
-        self.metrics.gauge("auctions_hosted", lambda: len(self.runtime.hosted()), "auctions hosted")
+        self.metrics.gauge(
+            "auctions_hosted", lambda: len(self.runtime.hosted()), "auctions this node owns"
+        )
         self.metrics.gauge(
             "journal_batches", lambda: self.runtime.stats["batches"], "journal round trips"
         )
+        if isinstance(self.runtime, ClusterRuntime):
+            self._cluster_metrics(self.runtime)
         self.metrics.gauge(
             "journal_append_seconds_total",
             lambda: self.runtime.append_seconds,
@@ -135,6 +142,25 @@ class Gateway:
             "fanout_slow_consumers",
             lambda: self.hubs.stats["slow_consumers"],
             "clients dropped for not reading",
+        )
+
+    def _cluster_metrics(self, node: ClusterRuntime) -> None:
+        stats = node.cluster_stats
+        gauge = self.metrics.gauge
+        gauge("auctions_followed", lambda: len(node.followed()), "auctions this node follows")
+        gauge("follower_lag_events", lambda: node.lag()[0], "events not folded yet, all replicas")
+        gauge("follower_lag_ms", lambda: node.lag()[1], "age of the oldest event not folded yet")
+        gauge("forwarded_commands", lambda: stats.forwarded, "commands sent to their owner")
+        gauge("forward_timeouts", lambda: stats.forward_timeouts, "forwards never answered")
+        gauge("forward_resends", lambda: stats.resent, "forwards sent again after a death")
+        gauge("takeovers", lambda: stats.takeovers, "auctions this node began to own")
+        gauge("steals", lambda: stats.steals, "of which taken from a dead node")
+        gauge("handoffs", lambda: stats.handoffs, "auctions this node handed over")
+        gauge("live_nodes", lambda: len(node.live), "nodes that may own auctions")
+        gauge("clock_offset_ms", lambda: node.clock_offset_ms, "Redis's clock minus this node's")
+        gauge("eligible", lambda: float(node.eligible), "1 when this node may own auctions")
+        stats.on_forward_answered = lambda ms: self.metrics.observe(
+            "forward_seconds", ms / 1000, "forwarded command: sent to answered"
         )
 
     def is_public(self, auction_id: str) -> bool:
@@ -292,7 +318,9 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 async def _auction(request: Request) -> Any:
-    """The auction of the path: hosted here, or finished and read back from the journal."""
+    """The auction of the path: hosted or followed here, read from the journal
+    now if this node has not met it yet (created through another node a moment
+    ago), or finished and read back from the journal."""
     gateway = _gw(request)
     auction_id = request.path_params["auction_id"]
     try:
@@ -329,12 +357,20 @@ async def readyz(request: Request) -> Response:
     except JournalUnavailable as exc:
         return _problem(503, "journal_unavailable", str(exc))
     if not gateway.runtime.ready:
-        return _problem(503, "recovering", "auctions are still being recovered")
-    return JSONResponse({"status": "ready", "journal": gateway.runtime.journal.name})
+        return _problem(
+            503, "recovering", "not every auction is owned or followed and caught up yet"
+        )
+    return JSONResponse(
+        {
+            "status": "ready",
+            "journal": gateway.runtime.journal.name,
+            "node": gateway.runtime.node_id,
+        }
+    )
 
 
 async def metrics(request: Request) -> Response:
-    return PlainTextResponse(_gw(request).metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(_gw(request).metrics.render(), media_type=METRICS_TYPE)
 
 
 async def auctions(request: Request) -> Response:
@@ -357,7 +393,7 @@ async def list_auctions(request: Request) -> Response:
     gateway = _gw(request)
     operator = _operator(request)
     items: list[dict[str, Any]] = []
-    for auction_id in gateway.runtime.hosted():
+    for auction_id in gateway.runtime.known():
         try:
             auction = gateway.runtime.auction(auction_id)
         except RuntimeError_:
@@ -387,11 +423,13 @@ async def list_auctions(request: Request) -> Response:
                 "time_zone": auction.spec.time_zone,
             }
         )
-    hosted = set(gateway.runtime.hosted())
+        if operator:  # which node writes it (officials running a cluster ask that)
+            items[-1]["owner"] = gateway.runtime.owner_of(auction_id)
+    known = set(gateway.runtime.known())
     archive = gateway.runtime.archive  # finished before this process started
     for auction_id in archive.ids():
         summary = archive.summary(auction_id)
-        if auction_id not in hosted and (summary["public"] or operator):
+        if auction_id not in known and (summary["public"] or operator):
             items.append(summary)
     items.sort(key=lambda item: str(item["id"]))
     return JSONResponse({"server_time": gateway.clock.now_ms(), "auctions": items})
@@ -566,7 +604,7 @@ async def control(request: Request) -> Response:
     return JSONResponse(
         {
             "ok": True,
-            "seq": gateway.runtime.durable_seq(auction.spec.id),
+            "seq": outcome.seq,
             "duplicate": outcome.duplicate,
         }
     )

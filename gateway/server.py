@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -19,19 +21,25 @@ import uvicorn
 from starlette.applications import Starlette
 
 from auction.clock import Clock, SystemClock
+from auction.runtime.bus import RedisBus
+from auction.runtime.cluster import ClusterRuntime
 from auction.runtime.host import Runtime
-from auction.runtime.journal import open_journal
+from auction.runtime.journal import Journal, open_journal
+from auction.runtime.redis import RedisJournal
 from auction.runtime.sqlite import FILE_NAME
 from gateway.app import OPERATOR, Gateway, create_app
 from gateway.httpconn import http_protocol
 from gateway.integration import start_services, stop_services
 from gateway.settings import JournalSettings, Settings, token_secret
+from gateway.workers import WORKER_ENV, listening_socket
 from gateway.ws import socket_protocol
 
 log = logging.getLogger("underbid.gateway")
 
 
-def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Starlette]:
+def build(
+    settings: Settings, clock: Clock | None = None, *, node_id: str | None = None
+) -> tuple[Gateway, Starlette]:
     """A gateway and its app; the runtime starts with the app's lifespan."""
     clock = clock or SystemClock()
     journal = open_journal(
@@ -39,12 +47,7 @@ def build(settings: Settings, clock: Clock | None = None) -> tuple[Gateway, Star
         min_replicas=settings.journal.min_replicas,
         replica_timeout_ms=settings.journal.replica_timeout_ms,
     )
-    runtime = Runtime(
-        journal,
-        clock,
-        lease_ms=settings.journal.lease_ms,
-        snapshot_every=settings.journal.snapshot_every,
-    )
+    runtime = _runtime(settings, journal, clock, node_id)
     gateway = Gateway(settings, runtime, token_secret(settings.security), clock)
     app = create_app(gateway)
 
@@ -72,6 +75,36 @@ def journal_url(journal: JournalSettings) -> str | None:
     if journal.data_dir:
         return f"sqlite:{os.path.abspath(os.path.join(journal.data_dir, FILE_NAME))}"
     return None
+
+
+def _worker_node_id(worker: str | None) -> str | None:
+    """A worker's node id names its machine and number (the others' are random)."""
+    if not worker:
+        return None
+    return f"{socket.gethostname()}-w{worker}-{uuid.uuid4().hex[:8]}"
+
+
+def _runtime(settings: Settings, journal: Journal, clock: Clock, node_id: str | None) -> Runtime:
+    """One node of a cluster on Redis (any node serves any auction), else a
+    process of its own (the embedded journal is one process's)."""
+    options: dict[str, Any] = {
+        "node_id": node_id,
+        "lease_ms": settings.journal.lease_ms,
+        "snapshot_every": settings.journal.snapshot_every,
+    }
+    if isinstance(journal, RedisJournal):
+        cluster = settings.cluster
+        bus = RedisBus(journal.client, prefix=journal.prefix, node_ttl_ms=cluster.node_ttl_ms)
+        return ClusterRuntime(
+            journal,
+            bus,
+            clock,
+            heartbeat_ms=cluster.heartbeat_ms,
+            max_clock_offset_ms=cluster.max_clock_offset_ms,
+            may_own=cluster.may_own,
+            **options,
+        )
+    return Runtime(journal, clock, **options)
 
 
 def uvicorn_config(app: Starlette, settings: Settings, **extra: Any) -> uvicorn.Config:
@@ -148,16 +181,23 @@ async def serve(
     env: Mapping[str, str] | None = None,
 ) -> None:
     """Serve until interrupted. ``on_ready`` runs once the runtime has started."""
-    gateway, app = build(settings)
+    worker = os.environ.get(WORKER_ENV)
+    gateway, app = build(settings, node_id=_worker_node_id(worker))
     server = uvicorn.Server(uvicorn_config(app, settings))
-    task = asyncio.create_task(server.serve())
+    sockets = None
+    if worker:  # one of --workers: its own socket on the shared port (SO_REUSEPORT)
+        sockets = [listening_socket(settings.server.host, settings.server.port)]
+    task = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if task.done():
         await task
         return
     learn_address(gateway, server)
-    for line in banner(gateway):
+    lines = banner(gateway)
+    if worker and worker != "1":  # the first worker says it all; the others who they are
+        lines = [f"worker {worker}: node {gateway.runtime.node_id} serving on {gateway.base_url()}"]
+    for line in lines:
         print(line, flush=True)
     if on_ready is not None:
         result = on_ready(gateway)

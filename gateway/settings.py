@@ -92,6 +92,19 @@ class JournalSettings(_Section, frozen=True, kw_only=True):
     """Write a snapshot after this many events."""
 
 
+class ClusterSettings(_Section, frozen=True, kw_only=True):
+    """How the nodes on one Redis find each other (docs/operations.md, "A cluster")."""
+
+    heartbeat_ms: Positive = 200
+    """How often a node renews its registration and reconsiders who owns what."""
+    node_ttl_ms: Positive = 1000
+    """A node whose registration is this old is dead: its auctions are taken over."""
+    max_clock_offset_ms: Positive = 250
+    """A node whose clock is further than this from Redis's owns no auction."""
+    may_own: bool = True
+    """False: the node serves every auction but owns none (it forwards every command)."""
+
+
 class SecuritySettings(_Section, frozen=True, kw_only=True):
     token_secret: str = ""
     """HMAC key for tokens, at least 32 characters; empty: random per process."""
@@ -242,6 +255,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
+    cluster: ClusterSettings = msgspec.field(default_factory=ClusterSettings)
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
     auctions: AuctionsSettings = msgspec.field(default_factory=AuctionsSettings)
@@ -547,6 +561,14 @@ def load_settings(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -
                 kwargs[key] = _convert(value, annotation, where, dotted)
         sections[section] = cls(**kwargs)
     settings = Settings(**sections)  # type: ignore[arg-type]
+    cluster = settings.cluster
+    if cluster.node_ttl_ms < 3 * cluster.heartbeat_ms:
+        where = values.get("cluster.node_ttl_ms", (None, "cluster.node_ttl_ms"))[1]
+        raise SettingsError(
+            where,
+            f"must be at least three heartbeats (3 x cluster.heartbeat_ms = "
+            f"{3 * cluster.heartbeat_ms}): a node must not be declared dead for one late beat",
+        )
     limits = settings.limits
     if limits.ping_interval_s >= limits.idle_timeout_s:
         # Blame the key that was set; the ping interval when both (or neither) were.
@@ -591,6 +613,7 @@ __all__ = [
     "WEBHOOK_EVENTS",
     "AuctionsSettings",
     "BridgeSettings",
+    "ClusterSettings",
     "JournalSettings",
     "LimitsSettings",
     "OcdsSettings",

@@ -377,7 +377,7 @@ class WebhookSender:
             metrics.inc("webhook_endpoints_disabled_total", endpoint=endpoint.name)
         if now - delivery.created_at >= self.settings.max_age_s * 1000:
             await self.outbox.dead(delivery.id, self.owner, error=f"given up: {error}", now=now)
-            metrics.inc("webhook_dead_total", endpoint=endpoint.name)
+            metrics.inc("webhook_given_up_total", endpoint=endpoint.name)
             log.warning(
                 "webhook %s to %s dead after %d attempts: %s",
                 delivery.message_id,

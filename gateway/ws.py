@@ -572,7 +572,30 @@ class AuctionSocket(asyncio.Protocol):
 
     # -------------------------------------------------------------- flow
     def start(self, hello: p.Hello) -> None:
-        """Authenticate, then welcome once everything decided so far is durable."""
+        """Authenticate, then welcome once everything decided so far is durable.
+
+        An auction this node has not met yet (created through another node a
+        moment ago, or finished before this node started) is read from the
+        journal first; messages that come meanwhile wait in order."""
+        try:
+            self.gateway.runtime.auction(self.auction_id)
+        except NotHosted:
+            self.state = WELCOMING
+            task = asyncio.get_running_loop().create_task(self._find_then_start(hello))
+            task.add_done_callback(_log_failure)
+            return
+        except RuntimeError_:
+            pass  # authenticate() answers it
+        self._authenticated_start(hello)
+
+    async def _find_then_start(self, hello: p.Hello) -> None:
+        with contextlib.suppress(RuntimeError_):
+            await self.gateway.runtime.find(self.auction_id)
+        if self.state == WELCOMING:
+            self.state = HELLO
+            self._authenticated_start(hello)
+
+    def _authenticated_start(self, hello: p.Hello) -> None:
         claims = self.authenticate(hello)
         if claims is None:
             return
@@ -737,18 +760,13 @@ class AuctionSocket(asyncio.Protocol):
             command = AcceptPrice(lot=message.lot, bidder=bidder, bid_id=message.bid_id)
         bid_id = message.bid_id
         try:
-            first = gateway.runtime.auction(self.auction_id).state.seq + 1  # its events' first seq
             gateway.runtime.decide_then(
-                self.auction_id,
-                command,
-                lambda outcome, error: self.answer(bid_id, outcome, error, first),
+                self.auction_id, command, lambda outcome, error: self.answer(bid_id, outcome, error)
             )
         except RuntimeError_ as exc:  # unavailable, not hosted, halted: typed
             self._unanswerable(bid_id, exc)
 
-    def answer(
-        self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None, first: int = 0
-    ) -> None:
+    def answer(self, bid_id: str, outcome: Outcome, error: RuntimeError_ | None = None) -> None:
         """``ack`` or ``rejected``, once the command's events are durable (called by
         the runtime inside the commit, so it goes out before the fan-out)."""
         if error is not None:
@@ -758,12 +776,14 @@ class AuctionSocket(asyncio.Protocol):
         now = gateway.clock.now_ms()
         if outcome.rejection is None:
             gateway.metrics.inc("bids_total", result="accepted")
-            seq = gateway.runtime.durable_seq(self.auction_id)
-            leaf = receipt_index(outcome, self.bidder or "", bid_id, first) if first else None
+            # The seq it was decided at (durable now, on whichever node decided it),
+            # and the leaf of its own event in the auction's log: its receipt.
+            first = outcome.seq - len(outcome.events) + 1
+            leaf = receipt_index(outcome, self.bidder or "", bid_id, first)
             self.send(
                 p.Ack(
                     bid_id=bid_id,
-                    seq=seq,
+                    seq=outcome.seq,
                     server_time=now,
                     duplicate=outcome.duplicate,
                     leaf_index=leaf,
@@ -791,6 +811,11 @@ class AuctionSocket(asyncio.Protocol):
 
 _quiet: Any = logging.getLogger("underbid.gateway.ws.protocol")
 _quiet.setLevel(logging.WARNING)  # websockets logs every connection at INFO; /metrics counts them
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a WebSocket's start failed", exc_info=task.exception())
 
 
 FD_MARGIN: Final = 512

@@ -83,6 +83,10 @@ class Outcome(msgspec.Struct, frozen=True):
     rejection: BidRejected | None = None
     duplicate: bool = False
     """The (bidder, bid_id) was seen before; ``rejection`` is the original one."""
+    seq: int = 0
+    """The auction's seq once this call was decided: every event it caused (and,
+    for a duplicate, the original's) is at or before it. An acknowledgement names
+    it once the journal holds everything up to it."""
 
     @property
     def accepted(self) -> bool:
@@ -201,7 +205,7 @@ class Auction:
                     if original
                     else None
                 )
-                return Outcome(events, rejection, duplicate=True)
+                return Outcome(events, rejection, duplicate=True, seq=state.seq)
         try:
             if from_bidder:
                 decided = self._decide_bidder(command, now)  # type: ignore[arg-type]
@@ -211,14 +215,14 @@ class Auction:
             rejected = self._rejected_event(command, now, rejection)
             self.apply(rejected)
             events.append(rejected)
-            return Outcome(events, rejection)
+            return Outcome(events, rejection, seq=self.state.seq)
         apply = self.apply
         for ev in decided:
             apply(ev)
             events.append(ev)
         if decided:
             events.extend(self.advance(now))
-        return Outcome(events)
+        return Outcome(events, seq=self.state.seq)
 
     def _decide_bidder(self, command: PlaceBid | CancelBid | AcceptPrice, now: int) -> list[Event]:
         if self.state.paused_at is not None:

@@ -261,7 +261,16 @@ class Runtime:
 
     # -------------------------------------------------------------- queries
     def hosted(self) -> list[str]:
+        """The auctions this process writes."""
         return sorted(self._hosts)
+
+    def known(self) -> list[str]:
+        """Every auction this process can serve now."""
+        return self.hosted()
+
+    def owner_of(self, auction_id: str) -> str | None:
+        """The node that writes ``auction_id`` (None: nobody, as far as this node knows)."""
+        return self.node_id if auction_id in self._hosts else None
 
     def auction(self, auction_id: str) -> Auction:
         """The live engine of a hosted auction, or a finished one's if the
@@ -345,6 +354,8 @@ class Runtime:
         try:
             return await asyncio.wait_for(asyncio.shield(answered), self.command_timeout_s)
         except TimeoutError:
+            # Its answer may still come (and is then nobody's business): retrieve it.
+            answered.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise Unavailable(
                 "the journal did not confirm in time: retry with the same bid_id"
             ) from None
@@ -589,6 +600,7 @@ class Runtime:
             log.warning("%s: fenced by a newer writer; no longer hosted here", host.id)
             if self._hosts.get(host.id) is host:
                 del self._hosts[host.id]
+                self._lost(host)
             return
         if not quiet:
             log.warning("%s: append failed (%s); rebuilding from the journal", host.id, error)
@@ -618,7 +630,9 @@ class Runtime:
             epoch = await self.journal.acquire(auction_id, self.node_id, self.lease_ms)
             if epoch is None:
                 log.warning("%s: taken over by another node", auction_id)
-                self._hosts.pop(auction_id, None)
+                lost = self._hosts.pop(auction_id, None)
+                if lost is not None:
+                    self._lost(lost)
                 return True
             self._hosts[auction_id] = await self._load(auction_id, epoch)
         except JournalUnavailable:
@@ -626,6 +640,9 @@ class Runtime:
         log.info("%s: rebuilt from the journal (epoch %d)", auction_id, epoch)
         self._wake.set()
         return True
+
+    def _lost(self, host: _Hosted) -> None:
+        """Another node writes ``host``'s auction now (a cluster follows it from here)."""
 
     # -------------------------------------------------------- background loops
     async def _timer_loop(self) -> None:

@@ -210,7 +210,23 @@ return 1
 """,
 )
 
-_SCRIPTS = (_CREATE, _FINISH, _APPEND, _ACQUIRE, _RENEW, _RELEASE)
+# KEYS: meta, lease, epoch | ARGV: owner, dead owner, ttl_ms
+# Reply: the new epoch; 0 if the lease is held by someone else than the dead
+# owner; -1 if there is no such auction.
+_STEAL = _Script(
+    "steal",
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local holder = redis.call('HGET', KEYS[2], 'owner')
+if holder and holder ~= ARGV[2] and holder ~= ARGV[1] then return 0 end
+local epoch = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[2], 'owner', ARGV[1], 'epoch', epoch)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return epoch
+""",
+)
+
+_SCRIPTS = (_CREATE, _FINISH, _APPEND, _ACQUIRE, _STEAL, _RENEW, _RELEASE)
 
 
 def _no_auction(auction_id: str) -> KeyError:
@@ -297,6 +313,16 @@ class RedisJournal:
         """The (oldest) server's version, once asked; forgotten after an error."""
         self._stale_map = False
         """A Cluster call failed: reload the slot map before the next one."""
+
+    @property
+    def client(self) -> Any:
+        """The client every call goes through (the cluster's bus shares it)."""
+        return self._client
+
+    @property
+    def prefix(self) -> str:
+        """First part of every key."""
+        return self._prefix
 
     # -- keys ------------------------------------------------------------------
 
@@ -652,6 +678,17 @@ class RedisJournal:
         _check_ttl(ttl_ms)
         keys = [self._key(auction_id, p) for p in ("meta", "lease", "epoch")]
         epoch = int(await self._run(_ACQUIRE, keys, [owner, ttl_ms], replicated=True))
+        if epoch < 0:
+            raise _no_auction(auction_id)
+        return epoch or None
+
+    async def steal(self, auction_id: str, owner: str, dead: str, ttl_ms: int) -> int | None:
+        """Take the lease of ``dead`` (a node the cluster's registry no longer
+        lists): a new epoch, or None if somebody else holds it now. Fenced and
+        confirmed like :meth:`acquire` (auction/runtime/bus.py)."""
+        _check_ttl(ttl_ms)
+        keys = [self._key(auction_id, p) for p in ("meta", "lease", "epoch")]
+        epoch = int(await self._run(_STEAL, keys, [owner, dead, ttl_ms], replicated=True))
         if epoch < 0:
             raise _no_auction(auction_id)
         return epoch or None

@@ -64,6 +64,13 @@ class LiveServer:
     port: int
     http: httpx.AsyncClient
     clients: list[AuctionClient] = field(default_factory=list)
+    owner: LiveServer | None = None
+    """In a cluster test, the node that owns the auctions (None: this one)."""
+
+    @property
+    def writer(self) -> LiveServer:
+        """The node whose runtime writes the journal (this one, or its owner)."""
+        return self.owner or self
 
     @property
     def base_url(self) -> str:
@@ -180,3 +187,18 @@ async def live_server(
             await asyncio.wait_for(task, STOP_TIMEOUT_S)
         finally:
             sock.close()
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of a ``/metrics`` text (the ``node`` label and any
+    label not given are ignored; several matching samples are summed)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total: float | None = None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != name:
+                continue
+            if all(sample.labels.get(k) == v for k, v in labels.items()):
+                total = (total or 0.0) + sample.value
+    return total

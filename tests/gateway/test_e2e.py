@@ -44,11 +44,32 @@ from tests.gateway.server_fixture import (
     LiveServer,
     eventually,
     live_server,
+    metric,
     now_ms,
 )
 from tests.redis_server import RedisServer
 
 MSGPACK = p.Codec.MSGPACK
+
+
+@pytest.fixture(params=["single", "follower"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[LiveServer]:
+    """The end-to-end suite runs twice: against one server (the embedded
+    journal), and against a node of a two-node cluster on Redis that owns
+    nothing, so that every command its clients send is forwarded to the other
+    node and every event they get comes from its replica. The expectations are
+    the same: a cluster answers like one server."""
+    if request.param == "single":
+        async with live_server() as live:
+            yield live
+        return
+    redis: RedisServer = request.getfixturevalue("redis_server")
+    async with (
+        live_server(redis_url=redis.url) as owner,
+        live_server({"UNDERBID_CLUSTER_MAY_OWN": "false"}, redis_url=redis.url) as follower,
+    ):
+        follower.owner = owner
+        yield follower
 
 
 # ------------------------------------------------------------------ helpers
@@ -601,7 +622,7 @@ async def test_every_rejection_path_over_the_wire(
 
     # The journal does not answer: `unavailable`, nothing acknowledged; the same
     # bid_id goes through once the auction is rebuilt.
-    journal = server.gateway.runtime.journal
+    journal = server.writer.gateway.runtime.journal
 
     async def refuse(appends: Sequence[Any]) -> list[Any]:
         raise JournalUnavailable("connection refused (test)")
@@ -610,7 +631,7 @@ async def test_every_rejection_path_over_the_wire(
     down = await b2.bid(80_000)
     assert (down.ok, down.code) == (False, "unavailable")
     monkeypatch.undo()
-    await eventually(lambda: _available(server, aid), what="the auction to be rebuilt")
+    await eventually(lambda: _available(server.writer, aid), what="the auction to be rebuilt")
     retry = await b2.bid(80_000, bid_id=down.bid_id)
     assert retry.ok and not retry.duplicate
     assert len(await journaled_seq_of(server, aid, down.bid_id)) == 1
@@ -626,9 +647,8 @@ async def test_every_rejection_path_over_the_wire(
     assert record.status_code == 200
     assert "step_too_small" in record.text and "auction_closed" in record.text
     metrics = (await server.http.get("/metrics")).text
-    assert 'underbid_bids_total{result="accepted"}' in metrics
-    assert 'underbid_bids_total{result="step_too_small"}' in metrics
-    assert 'underbid_bids_total{result="unavailable"}' in metrics
+    for result in ("accepted", "step_too_small", "unavailable"):
+        assert metric(metrics, "underbid_bids_total", result=result), result
 
 
 async def _control(server: LiveServer, auction_id: str, action: str, **body: Any) -> Any:
@@ -646,7 +666,7 @@ async def test_a_bid_in_flight_when_the_connection_drops_is_resent_with_its_id(
     aid = await start_open(server, "in-flight")
     b1 = await server.connect(aid, await server.issue(aid, bidder="b1"), max_backoff_s=0.2)
     await opened(server, aid)
-    runtime = server.gateway.runtime
+    runtime = server.writer.gateway.runtime
     journal = runtime.journal
     gate = asyncio.Event()
     append_batch = journal.append_batch
@@ -685,7 +705,7 @@ async def test_client_basics(server: LiveServer, monkeypatch: pytest.MonkeyPatch
         with pytest.raises(TypeError):
             await b1.bid(99_000.0)  # type: ignore[arg-type]
 
-        journal = server.gateway.runtime.journal
+        journal = server.writer.gateway.runtime.journal
         gate = asyncio.Event()
         append_batch = journal.append_batch
 
@@ -802,7 +822,7 @@ async def test_wrong_origin_is_refused_at_the_handshake(server: LiveServer) -> N
         await evil.connect()
     assert failure.value.status == 403 and failure.value.terminal
     metrics = (await server.http.get("/metrics")).text
-    assert 'underbid_ws_refused_total{reason="origin"} 1' in metrics
+    assert metric(metrics, "underbid_ws_refused_total", reason="origin") == 1
     for origin in (TEST_ORIGIN, TEST_ORIGIN.upper() + "/", f"http://127.0.0.1:{server.port}", None):
         client = await server.connect(aid, origin=origin)
         assert client.connected
@@ -891,7 +911,7 @@ async def test_flooding_is_rate_limited_then_closed_4008() -> None:
         assert kinds == ["Pong"] * 5 + ["ErrorMessage"] * 5
         assert {f.code for f in frames if isinstance(f, p.ErrorMessage)} == {"rate_limited"}
         metrics = (await server.http.get("/metrics")).text
-        assert "underbid_rate_limited_total 5" in metrics
+        assert metric(metrics, "underbid_rate_limited_total") == 5
 
 
 async def test_connections_per_bidder_are_capped(server: LiveServer) -> None:
@@ -975,7 +995,7 @@ async def test_a_client_that_never_reads_is_dropped_without_hurting_the_others(
             assert close == p.SLOW_CONSUMER
             assert isinstance(frames[-1], p.SlowConsumer) and frames[-1].dropped >= 1
             metrics = (await server.http.get("/metrics")).text
-            assert "underbid_fanout_slow_consumers 1" in metrics
+            assert metric(metrics, "underbid_fanout_slow_consumers") == 1
 
 
 @contextlib.asynccontextmanager
@@ -1096,15 +1116,17 @@ async def test_http_api(server: LiveServer) -> None:
 
     metrics = await http.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
-    for name in (
-        "underbid_bids_total",
-        "underbid_ws_connections_total",
-        "underbid_ws_connections ",
-        "underbid_auctions_hosted 1",
-        "underbid_journal_batches",
-        "underbid_fanout_slow_consumers 0",
-    ):
-        assert name in metrics.text, name
+    text = metrics.text
+    assert metric(text, "underbid_bids_total") and metric(text, "underbid_ws_connections_total")
+    assert metric(text, "underbid_ws_connections_open") is not None
+    owned_or_followed = (metric(text, "underbid_auctions_hosted") or 0) + (
+        metric(text, "underbid_auctions_followed") or 0
+    )
+    assert owned_or_followed == 1
+    writer_metrics = (await server.writer.http.get("/metrics")).text  # the owner appends
+    assert metric(writer_metrics, "underbid_journal_batches")
+    assert metric(text, "underbid_fanout_slow_consumers") == 0
+    assert metric(text, "process_cpu_seconds_total") is not None  # the library's own
 
     openapi = await http.get("/openapi.json")
     document = openapi.json()

@@ -4,13 +4,15 @@ their auction has run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 
 from tests.factories import open_spec
-from tests.gateway.server_fixture import LiveServer, eventually, now_ms
+from tests.gateway.server_fixture import LiveServer, now_ms
 from tests.ocds_schema import assert_valid
 
 
@@ -19,11 +21,8 @@ async def finished_open_auction(server: LiveServer, auction_id: str, **kw: Any) 
         2, id=auction_id, start_at=now_ms() + 100, open={"duration_s": 1.5, "decrement": 100}, **kw
     )
     await server.create(spec)
-    runtime = server.gateway.runtime
-    await eventually(
-        lambda: runtime.auction(auction_id).lot_states["1"].status != "scheduled",
-        what="the start",
-    )
+    # Read over HTTP: in a cluster the node asked may not be the one that owns it.
+    await view_until(server, auction_id, lambda v: v["lots"][0]["status"] != "scheduled", 5.0)
     for bidder, amount in (("b1", 99_000), ("b2", 98_500)):
         r = await server.http.post(
             f"/api/auctions/{auction_id}/controls/surrogate_bid",
@@ -31,8 +30,23 @@ async def finished_open_auction(server: LiveServer, auction_id: str, **kw: Any) 
             headers=server.auth(),
         )
         assert r.status_code == 200, r.text
-    await eventually(lambda: runtime.auction(auction_id).finished, timeout=5, what="the end")
+    await view_until(server, auction_id, lambda v: bool(v["finished"]), 5.0)
     return spec
+
+
+async def view_until(
+    server: LiveServer, auction_id: str, done: Callable[[dict[str, Any]], bool], timeout: float
+) -> None:
+    """Poll the official's view of an auction until ``done`` holds of it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        r = await server.http.get(f"/api/auctions/{auction_id}", headers=server.auth())
+        if r.status_code == 200 and done(r.json()):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{auction_id}: timed out after {timeout} s; last {r.text[:300]}")
+        await asyncio.sleep(0.02)
 
 
 async def test_the_ocds_package_of_a_finished_auction(server: LiveServer) -> None:

@@ -128,7 +128,7 @@ async def test_a_platforms_keys_mint_links_and_rotation_is_picked_up(
                 await welcomed(server.base_url, "plat", forged)
             await eventually(lambda: platform.fetches > fetches, what="another fetch")
             await eventually(
-                lambda: "underbid_jwks_refresh_failures_total" in server.gateway.metrics.render(),
+                lambda: b"underbid_jwks_refresh_failures_total" in server.gateway.metrics.render(),
                 what="the failure to be counted",
             )
             assert server.gateway.keyring.platform_kids() == ["p1", "p2"]

@@ -163,9 +163,18 @@ def test_every_key_has_an_environment_variable() -> None:
     for dotted in every_key():
         section, key = dotted.split(".")
         default = default_of(dotted)
+        # Values that keep the cross-key rules (pings before the idle timeout,
+        # a node's lifetime at least three heartbeats) with the other defaults.
+        number = {
+            "ping_interval_s": 5,
+            "min_replicas": 5,
+            "heartbeat_ms": 5,
+            "node_ttl_ms": 700,
+            "rounds": 5,
+        }.get(key, 70)
         text, expected = {
             bool: ("true", True),
-            int: ("5", 5) if key in ("ping_interval_s", "min_replicas", "rounds") else ("70", 70),
+            int: (str(number), number),
             str: (default, default),
             tuple: ("", ()),
         }[type(default)]

@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from gateway import frames
 from gateway import protocol as p
 from gateway import ws as gateway_ws
-from tests.gateway.server_fixture import LiveServer, eventually, live_server
+from tests.gateway.server_fixture import LiveServer, eventually, live_server, metric
 from tests.gateway.test_e2e import drain, hello, opened, raw, recv, start_open
 
 MSGPACK = p.Codec.MSGPACK
@@ -54,7 +54,7 @@ async def test_handshake_refusals_say_why_in_http(server: LiveServer) -> None:
         await connect(f"ws://127.0.0.1:{server.port}/ws/elsewhere", proxy=None)
     assert nowhere.value.response.status_code == 404
     metrics = (await server.http.get("/metrics")).text
-    assert 'underbid_ws_refused_total{reason="subprotocol"} 1' in metrics
+    assert metric(metrics, "underbid_ws_refused_total", reason="subprotocol") == 1
 
 
 async def test_a_fragmented_message_is_malformed(server: LiveServer) -> None:
