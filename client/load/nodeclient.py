@@ -1,0 +1,96 @@
+"""An :class:`~client.AuctionClient` that resumes on the next node of a cluster.
+
+``underbid swarm``'s bidders and reference streams use it. It is the
+asyncio client of :mod:`client.session` (resume with ``hello.last_seq``,
+commands resent with their ``bid_id``), with three changes for a load test
+of several nodes:
+
+- every reconnect goes to the next node of its route (the one that dropped
+  it is likely dead);
+- while reconnecting, a refusal that would end an ordinary client (a node
+  that does not know the auction yet answers ``auth_failed``) is retried
+  like a dead node, until ``reconnect_s`` has passed;
+- it remembers when it was dropped (:attr:`NodeClient.dropped_at_ms`) and how
+  long each reconnect took (:attr:`NodeClient.reconnect_ms`), for the
+  report's reconnect and takeover figures.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from client.session import AuctionClient, ConnectError
+from gateway import protocol as p
+
+
+def websocket_route(route: tuple[str, ...], auction_id: str) -> list[str]:
+    return [AuctionClient(url, auction_id).url for url in route]
+
+
+class NodeClient(AuctionClient):
+    def __init__(
+        self, route: tuple[str, ...], auction_id: str, *, reconnect_s: float = 30.0, **kw: Any
+    ) -> None:
+        super().__init__(route[0], auction_id, **kw)
+        self.route_urls = websocket_route(route, auction_id)
+        self.route = route
+        self.node = 0
+        self.reconnect_s = reconnect_s
+        self.reconnecting_until: float | None = None
+        self.dropped_at_ms: int | None = None
+        """Wall clock of the latest drop."""
+        self.drops = 0
+        self.reconnect_ms: list[float] = []
+        """How long each successful reconnect took."""
+        self.reconnect_failures = 0
+        self._dropped = 0.0
+        self.offsets: dict[str, float] = {}
+        """Node URL -> its clock minus ours (ms), measured with pings; when the
+        current node has one, :meth:`server_now_ms` uses it instead of the
+        smoothed estimate from frames (which a busy client biases)."""
+
+    def server_now_ms(self) -> int:
+        offset = self.offsets.get(self.route[self.node])
+        if offset is None:
+            return super().server_now_ms()
+        return int(time.time() * 1000 + offset)
+
+    async def _reconnect(self) -> ClientConnection | None:
+        self.drops += 1
+        self.dropped_at_ms = int(time.time() * 1000)
+        self._dropped = time.perf_counter()
+        self.reconnecting_until = time.monotonic() + self.reconnect_s
+        try:
+            ws = await super()._reconnect()
+        finally:
+            self.reconnecting_until = None
+        if ws is None:
+            if not self._closing:
+                self.reconnect_failures += 1
+        else:
+            self.reconnect_ms.append((time.perf_counter() - self._dropped) * 1000)
+        return ws
+
+    async def _open(self) -> tuple[ClientConnection, p.Welcome, bool]:
+        until = self.reconnecting_until
+        if until is not None:
+            self.node = (self.node + 1) % len(self.route_urls)
+            self.url = self.route_urls[self.node]
+            if time.monotonic() > until:
+                raise ConnectError(
+                    "gave_up",
+                    f"no node took the connection back within {self.reconnect_s:g} s",
+                    status=400,
+                )
+        try:
+            return await super()._open()
+        except ConnectError as exc:
+            if until is not None and exc.terminal:
+                raise ConnectError(exc.code, exc.message) from None  # retried: another node
+            raise
+
+
+__all__ = ["NodeClient", "websocket_route"]
