@@ -60,7 +60,7 @@ from typing import Any, TextIO
 import httpx
 
 from auction.core.errors import UnderbidError
-from client.load.chaos import ChaosSpec, Kill, kill_node, parse_chaos, restart_node
+from client.load.chaos import ChaosSpec, allowed, parse_chaos, restart_node, strike
 from client.load.figures import Histogram
 from client.load.nodeclient import NodeClient
 from client.load.nodes import Nodes, parse_nodes
@@ -69,7 +69,7 @@ from client.load.profile import load_profile
 from client.load.report import RunFigures, html_section, plots, standalone, summary_lines
 from client.load.slo import Threshold, Verdict, evaluate, parse_slo
 from client.load.streams import Reference, SeqTracker
-from client.load.watchers import Item, LeanWatcher, open_watcher, reconnect, target
+from client.load.watchers import Item, LeanWatcher, reconnect, target
 from client.session import AuctionClient, BidResult, ConnectError
 
 START_VALUE = 10**12
@@ -237,6 +237,9 @@ class Swarm:
                 self.reference.tracker.resync(seq)
             elif self.reference.tracker.see(seq) != "duplicate":
                 self.reference.note(seq, str(event.get("type", "")))
+                at = event.get("at")
+                if isinstance(at, int):
+                    self.run_figures.late(self.auction_id, "open", at, client.server_now_ms())
 
         self.reference.start(0)
         client = NodeClient(
@@ -250,7 +253,7 @@ class Swarm:
         )
         client.last_seq = 0
         try:
-            await client.connect()
+            await client.connect_any()
             for _ in range(3):
                 await client.ping(timeout=5)
         except Exception as exc:
@@ -271,7 +274,7 @@ class Swarm:
             )
             for i, t in enumerate(tokens)
         ]
-        results = await asyncio.gather(*(c.connect() for c in clients), return_exceptions=True)
+        results = await asyncio.gather(*(c.connect_any() for c in clients), return_exceptions=True)
         limits: list[int] = []
         for client, result in zip(clients, results, strict=True):
             if isinstance(result, BaseException):
@@ -303,7 +306,7 @@ class Swarm:
 
         async def one(i: int) -> None:
             async with gate:
-                watcher = LeanWatcher(
+                first = LeanWatcher(
                     self,
                     self.nodes.route(0, i),
                     self.auction_id,
@@ -312,13 +315,12 @@ class Swarm:
                     tracker=SeqTracker(self.reference),
                 )
                 started = time.perf_counter()
-                try:
-                    await open_watcher(watcher)
-                except Exception as exc:
+                watcher, _, error = await reconnect(first, self.config.reconnect_s, first=True)
+                if watcher is None:
                     self.stats.watchers_failed += 1
                     self.run_figures.count("connect_failures")
                     self.run_figures.count("errors")
-                    self.stats.connect_errors[f"watcher: {type(exc).__name__}: {exc}"[:120]] += 1
+                    self.stats.connect_errors[f"watcher: {error}"[:120]] += 1
                     return
                 elapsed = (time.perf_counter() - started) * 1000
                 self.run_figures.sample("connect", time.time() * 1000, elapsed)
@@ -327,7 +329,7 @@ class Swarm:
         await asyncio.gather(*(one(i) for i in range(self.config.watchers)))
 
     # ------------------------------------------------------- watcher sink
-    def welcomed(self, watcher: LeanWatcher, resumed: bool, server_time: int) -> None:
+    def welcomed(self, watcher: LeanWatcher, resumed: bool, seq: int, server_time: int) -> None:
         self.stats.watchers_up += 1
         if resumed:
             self.run_figures.count("resumed")
@@ -353,6 +355,8 @@ class Swarm:
                 continue
             stats.events += 1
             figures.count("deliveries")
+            if item.seq <= watcher.replay_until:
+                figures.count("replayed")
             event = item.event
             if event.type != "bid_placed" or event.amount is None:
                 continue
@@ -400,9 +404,11 @@ class Swarm:
         figures.count("open.commands")
         figures.count("requests")
         drops = getattr(client, "drops", 0)
-        result: BidResult = await client.bid(amount, timeout=10)
         failed_at = None
-        if isinstance(client, NodeClient) and client.drops != drops:
+        if isinstance(client, NodeClient) and not client.connected:
+            failed_at = client.dropped_at_ms  # sent while its connection is down
+        result: BidResult = await client.bid(amount, timeout=10)
+        if isinstance(client, NodeClient) and client.drops != drops and failed_at is None:
             failed_at = client.dropped_at_ms
         while result.code == "unavailable" and time.perf_counter() - due < 10:
             failed_at = failed_at or int(time.time() * 1000)
@@ -451,18 +457,16 @@ class Swarm:
 
     async def chaos(self, spec: ChaosSpec) -> None:
         """Kill nodes on the chaos spec's schedule, within the bidding."""
-        nodes = self.nodes.urls
-        allowed = [nodes[n - 1] for n in spec.nodes] or list(nodes)
+        victims = allowed(spec, self.nodes.urls)
         rng = random.Random("chaos:swarm")
+        t0 = self.run_figures.t0_ms
         for at in spec.times(self.config.duration):
-            await asyncio.sleep(max(0.0, at - (time.time() * 1000 - self.run_figures.t0_ms) / 1000))
-            victim = rng.choice(allowed)
-            done, how = await asyncio.to_thread(kill_node, spec, victim, rng)
-            test_s = round((time.time() * 1000 - self.run_figures.t0_ms) / 1000, 3)
-            kill = Kill(int(time.time() * 1000), test_s, victim, how, done, "" if done else how)
+            await asyncio.sleep(max(0.0, at - (time.time() * 1000 - t0) / 1000))
+            victim = rng.choice(victims)
+            kill = await asyncio.to_thread(strike, spec, victim, rng, t0)
             self.run_figures.ledger.kills.append(kill)
-            self._say(f"swarm: {'killed' if done else 'could not kill'} {victim}: {how}")
-            if done and spec.restart:
+            self._say(f"swarm: {'killed' if kill.ok else 'could not kill'} {victim}: {kill.how}")
+            if kill.ok and spec.restart:
                 await asyncio.sleep(spec.restart_after)
                 await asyncio.to_thread(restart_node, spec, victim)
 
@@ -528,6 +532,7 @@ class Swarm:
     async def run(self) -> SwarmStats:
         config = self.config
         self.run_figures.t0_ms = int(time.time() * 1000)
+        self.run_figures.chaos = config.chaos is not None
         tokens = await self.prepare()
         self._say(
             f"swarm: auction {self.auction_id} at {', '.join(self.nodes.urls)}: "

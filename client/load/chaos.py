@@ -16,12 +16,21 @@ is sent SIGKILL (found through ``/proc``, Linux; with ``--workers N`` one of
 the workers). The victim is drawn from the allowed nodes by the run's seed.
 ``restart`` (optional) brings it back ``restart_after`` later.
 
-:class:`Ledger` keeps the kills and the clients' recoveries and turns them
-into the report's figures: per kill, for each auction whose commands failed
-because of it, the **takeover time**: from the kill to the first answer of a
-command of that auction that failed after the kill and was retried with the
-same ``bid_id``. It is an upper bound of the real takeover, as tight as the
-bidders retry often (every 100 ms or so while a command waits).
+:class:`Ledger` keeps the kills and what the clients saw, and turns them
+into the report's **takeover time**, per kill and auction:
+
+- when commands of the auction were hit by the kill (in flight when their
+  connection dropped, sent while it was down, or answered ``unavailable``,
+  then resent with the same ``bid_id``): from the kill to the first answer
+  to one of them, the moment the auction answered again, as its bidders saw
+  it (their reconnect included);
+- otherwise, how late the auction's own clock ran: the most an event due
+  after the kill (a turn, a round, a price step, a close) reached the
+  auction's reference stream after its time. A deadline that fell in the gap
+  fires only once a node took the auction over.
+
+An auction with neither a command nor a deadline in the gap shows a
+takeover of a few milliseconds: the kill cost it nothing.
 
 Errors::
 
@@ -36,6 +45,7 @@ import random
 import re
 import signal
 import subprocess
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +58,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 COMMAND_TIMEOUT_S = 30
 ATTRIBUTION_S = 60.0
 """A failure is blamed on the latest kill at most this long before it."""
+SKEW_MS = 500
+"""...or this little after it: the clocks of Locust's workers and master may differ a little."""
 _DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|%)?$")
 
 
@@ -215,11 +227,17 @@ def listening_pids(port: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
-        except OSError:
+            fds = list((entry / "fd").iterdir())
+        except OSError:  # gone, or not ours
             continue
-        if links & wanted:
-            pids.append(int(entry.name))
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:  # closed meanwhile
+                continue
+            if link in wanted:
+                pids.append(int(entry.name))
+                break
     return sorted(pids)
 
 
@@ -279,6 +297,19 @@ def kill_node(spec: ChaosSpec, url: str, rng: random.Random) -> tuple[bool, str]
     return True, f"SIGKILL pid {pid}"
 
 
+def allowed(spec: ChaosSpec, urls: tuple[str, ...]) -> list[str]:
+    """The nodes this spec may kill."""
+    return [urls[n - 1] for n in spec.nodes] or list(urls)
+
+
+def strike(spec: ChaosSpec, victim: str, rng: random.Random, t0_ms: int) -> Kill:
+    """Kill ``victim`` now; the kill is dated just before it is sent, so that no
+    failure it causes can look earlier than the kill itself."""
+    at = int(time.time() * 1000)
+    done, how = kill_node(spec, victim, rng)
+    return Kill(at, round((at - t0_ms) / 1000, 3), victim, how, done, "" if done else how)
+
+
 def restart_node(spec: ChaosSpec, url: str) -> tuple[bool, str]:
     """Run the spec's restart command for ``url`` (in the background)."""
     command = fill(spec.restart, url)
@@ -297,31 +328,49 @@ class Ledger:
     kills: list[Kill] = field(default_factory=list)
     recoveries: list[tuple[str, int, int]] = field(default_factory=list)
     """(auction, first failure, answer), wall ms: commands that failed, then were answered."""
+    lateness: dict[str, dict[int, float]] = field(default_factory=dict)
+    """auction -> {second of an event's time: the most it reached the reference after it (ms)}."""
 
     def recovered(self, auction: str, failed_at_ms: int, answered_at_ms: int) -> None:
         self.recoveries.append((auction, failed_at_ms, answered_at_ms))
+
+    def late(self, auction: str, at_ms: int, arrived_ms: float) -> None:
+        """An event due at ``at_ms`` reached the auction's reference stream at ``arrived_ms``."""
+        seconds = self.lateness.setdefault(auction, {})
+        key = at_ms // 1000
+        late = max(0.0, arrived_ms - at_ms)
+        if late > seconds.get(key, -1.0):
+            seconds[key] = late
 
     def blame(self, at_ms: int) -> Kill | None:
         """The kill a failure at ``at_ms`` is blamed on (the latest before it)."""
         best = None
         for kill in self.kills:
-            near = kill.ok and kill.at_ms <= at_ms <= kill.at_ms + ATTRIBUTION_S * 1000
+            near = kill.ok and kill.at_ms - SKEW_MS <= at_ms <= kill.at_ms + ATTRIBUTION_S * 1000
             if near and (best is None or kill.at_ms > best.at_ms):
                 best = kill
         return best
 
     def takeovers(self) -> list[tuple[Kill, str, float]]:
-        """(kill, auction, ms from the kill to the first answer after it) per auction hit."""
-        first: dict[tuple[int, str], int] = {}
-        by_kill: dict[int, Kill] = {}
+        """(kill, auction, takeover ms) for every auction seen after each kill."""
+        answered_again: dict[tuple[int, str], float] = {}
+        by_kill = {k.at_ms: k for k in self.kills if k.ok}
         for auction, failed, answered in self.recoveries:
             kill = self.blame(failed)
             if kill is None:
                 continue
             key = (kill.at_ms, auction)
-            by_kill[kill.at_ms] = kill
-            first[key] = min(first.get(key, answered), answered)
-        return [(by_kill[k], a, float(t - k)) for (k, a), t in sorted(first.items())]
+            first = float(max(0, answered - kill.at_ms))
+            answered_again[key] = min(answered_again.get(key, first), first)
+        out = dict(answered_again)
+        for kill in by_kill.values():
+            low, high = kill.at_ms // 1000, (kill.at_ms + int(ATTRIBUTION_S * 1000)) // 1000
+            for auction, seconds in self.lateness.items():
+                key = (kill.at_ms, auction)
+                late = [ms for s, ms in seconds.items() if low <= s <= high]
+                if late and key not in answered_again:
+                    out[key] = max(late)
+        return [(by_kill[k], a, ms) for (k, a), ms in sorted(out.items())]
 
     def per_kill(self) -> dict[int, list[float]]:
         out: dict[int, list[float]] = defaultdict(list)
@@ -335,8 +384,10 @@ __all__ = [
     "ChaosSpec",
     "Kill",
     "Ledger",
+    "allowed",
     "kill_node",
     "listening_pids",
     "parse_chaos",
     "restart_node",
+    "strike",
 ]

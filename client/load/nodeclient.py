@@ -17,6 +17,7 @@ of several nodes:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -57,6 +58,22 @@ class NodeClient(AuctionClient):
         if offset is None:
             return super().server_now_ms()
         return int(time.time() * 1000 + offset)
+
+    async def connect_any(self) -> p.Welcome:
+        """Connect to the first node of the route that answers (within ``reconnect_s``)."""
+        deadline = time.monotonic() + self.reconnect_s
+        delay = self.min_backoff_s
+        while True:
+            try:
+                return await self.connect()
+            except ConnectError as exc:
+                refused = exc.status is not None and exc.status < 500
+                if refused or time.monotonic() > deadline:
+                    raise
+                self.node = (self.node + 1) % len(self.route_urls)
+                self.url = self.route_urls[self.node]
+                await asyncio.sleep(delay)
+                delay = min(self.max_backoff_s, delay * 2)
 
     async def _reconnect(self) -> ClientConnection | None:
         self.drops += 1

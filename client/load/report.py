@@ -49,6 +49,8 @@ class RunFigures:
     timeline: Timeline = field(default_factory=Timeline)
     counts: Counter[str] = field(default_factory=Counter)
     ledger: Ledger = field(default_factory=Ledger)
+    chaos: bool = False
+    """Nodes may be killed: keep what the takeover figure needs."""
 
     # ----------------------------------------------------------- collecting
     def sample(self, series: str, at_ms: float, ms: float) -> None:
@@ -60,6 +62,13 @@ class RunFigures:
     def recovered(self, auction: str, fmt: str, failed_at_ms: int, answered_at_ms: int) -> None:
         self.ledger.recovered(f"{auction}|{fmt}", failed_at_ms, answered_at_ms)
 
+    def late(self, auction: str, fmt: str, at_ms: int, arrived_ms: float) -> None:
+        """A reference stream read an event due at ``at_ms`` at ``arrived_ms`` (server clock).
+
+        Kept only around kills (the takeover figure): a run without chaos keeps nothing."""
+        if self.chaos:
+            self.ledger.late(f"{auction}|{fmt}", at_ms, arrived_ms)
+
     # ------------------------------------------------------------ the wire
     def to_wire(self) -> dict[str, Any]:
         """Everything collected since the last call (a Locust worker's report), then reset."""
@@ -67,9 +76,14 @@ class RunFigures:
             "timeline": self.timeline.take().to_wire(),
             "counts": dict(self.counts),
             "recoveries": [list(r) for r in self.ledger.recoveries],
+            "lateness": {
+                auction: {str(s): ms for s, ms in seconds.items()}
+                for auction, seconds in self.ledger.lateness.items()
+            },
         }
         self.counts.clear()
         self.ledger.recoveries.clear()
+        self.ledger.lateness.clear()
         return wire
 
     def merge_wire(self, wire: Mapping[str, Any]) -> None:
@@ -78,6 +92,10 @@ class RunFigures:
             self.counts[str(name)] += int(n)
         for auction, failed, answered in wire.get("recoveries", []):
             self.ledger.recovered(str(auction), int(failed), int(answered))
+        for auction, seconds in dict(wire.get("lateness", {})).items():
+            mine = self.ledger.lateness.setdefault(str(auction), {})
+            for second, ms in dict(seconds).items():
+                mine[int(second)] = max(mine.get(int(second), 0.0), float(ms))
 
     # ------------------------------------------------------------- figures
     def formats(self) -> list[str]:
@@ -199,12 +217,18 @@ def chaos_lines(run: RunFigures) -> list[str]:
         if not kill.ok:
             lines.append(f"kill at {kill.test_s:.1f} s of {kill.node} FAILED: {kill.error}")
             continue
-        hit = [ms for k, _, ms in takeovers if k.at_ms == kill.at_ms]
-        worst = f"{max(hit) / 1000:.2f} s" if hit else "-"
+        hit = sorted(ms for k, _, ms in takeovers if k.at_ms == kill.at_ms)
+        auctions = len({key.split("|")[0] for k, key, _ in takeovers if k.at_ms == kill.at_ms})
+        if not hit:
+            lines.append(
+                f"kill at {kill.test_s:.1f} s of {kill.node} ({kill.how}): no auction was "
+                "seen after it (no command in flight, no deadline due)"
+            )
+            continue
         lines.append(
-            f"kill at {kill.test_s:.1f} s of {kill.node} ({kill.how}): {len(hit)} auctions "
-            f"interrupted, takeover (kill to the first answer) max {worst}"
-            + (f", p50 {sorted(hit)[len(hit) // 2] / 1000:.2f} s" if hit else "")
+            f"kill at {kill.test_s:.1f} s of {kill.node} ({kill.how}): {auctions} auctions "
+            f"seen after it; takeover max {hit[-1] / 1000:.2f} s, p50 "
+            f"{hit[len(hit) // 2] / 1000:.2f} s"
         )
     return lines
 
@@ -240,7 +264,7 @@ def plot_format(run: RunFigures, fmt: str) -> bytes | None:
     width = max(1, math.ceil(last / PLOT_POINTS))
     if not any(run.timeline.overall(s).count for s, _ in series):
         return None
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
     floor = Histogram.FLOOR_MS
@@ -253,6 +277,7 @@ def plot_format(run: RunFigures, fmt: str) -> bytes | None:
             ax.plot(xs, [max(floor, p[3]) for p in points], label="p99", color="#c05621", **style)
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.legend(loc="upper right", fontsize=8)
         else:
             ax.text(0.5, 0.5, "no samples", ha="center", va="center", transform=ax.transAxes)
@@ -260,6 +285,9 @@ def plot_format(run: RunFigures, fmt: str) -> bytes | None:
         ax.grid(True, which="both", alpha=0.3)
         for kill in run.kills():
             ax.axvline(kill.test_s, color="#e53e3e", linestyle="--", linewidth=1)
+    end = max([float(last + 1), *(k.test_s + 1 for k in run.kills())])
+    for ax in axes:
+        ax.set_xlim(0, end)  # every format's plot on the run's whole time: comparable
     killed = "; red: a node killed" if run.kills() else ""
     axes[0].set_title(f"{fmt}: latency over time ({width} s intervals{killed})")
     axes[1].set_xlabel("seconds into the run")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 import uuid
 from collections import Counter
@@ -33,7 +34,7 @@ from typing import Any, TextIO
 import httpx
 
 from auction.core.errors import UnderbidError
-from client.load.chaos import ChaosSpec, Kill, kill_node, restart_node
+from client.load.chaos import ChaosSpec, allowed, restart_node, strike
 from client.load.nodeclient import NodeClient
 from client.load.nodes import Nodes
 from client.load.plan import BidderSeat, LoadPlan, PlannedAuction, WatchWindow, build_plan
@@ -41,7 +42,7 @@ from client.load.players import Command, SeatPlayer
 from client.load.profile import Profile
 from client.load.report import RunFigures
 from client.load.streams import Reference, SeqTracker
-from client.load.watchers import Item, LeanWatcher, clock_offset, open_watcher, reconnect
+from client.load.watchers import Item, LeanWatcher, clock_offset, reconnect
 from client.session import BidResult
 
 SETUP_S = 2.0
@@ -179,8 +180,13 @@ class PlanSwarm:
             verdict = ref.tracker.see(seq)
             if verdict == "gap":
                 self.figures.count("gaps")
+                self.figures.count("errors")
             if verdict != "duplicate":
                 ref.note(seq, str(event.get("type", "")))
+                at = event.get("at")
+                fmt = self.formats.get((auction.id, str(event.get("lot"))))
+                if isinstance(at, int) and fmt:
+                    self.figures.late(auction.id, fmt, at, client.server_now_ms())
 
         client = NodeClient(
             route,
@@ -192,8 +198,9 @@ class PlanSwarm:
             max_backoff_s=1.0,
         )
         client.last_seq = 0  # the whole stream, from the first event
+        client.offsets = self.offsets
         try:
-            await client.connect()
+            await client.connect_any()
         except Exception as exc:
             self.stats.connect_errors[f"official: {type(exc).__name__}: {exc}"[:120]] += 1
             return ref
@@ -214,28 +221,29 @@ class PlanSwarm:
                 self.stats.connect_errors[f"clock: {url}: {type(exc).__name__}: {exc}"[:120]] += 1
 
     # --------------------------------------------------------------- bidders
-    async def token(self, node: str, auction: str, bidder: str) -> str | None:
-        started = time.perf_counter()
-        try:
-            answer = await self.http[node].post(
-                f"/api/auctions/{auction}/tokens", json={"role": "bidder", "bidder": bidder}
-            )
-        except httpx.HTTPError as exc:
-            self.stats.connect_errors[f"token: {type(exc).__name__}"] += 1
-            return None
-        self.figures.sample("http", time.time() * 1000, (time.perf_counter() - started) * 1000)
-        if answer.status_code >= 400:
-            self.stats.connect_errors[f"token: HTTP {answer.status_code}"] += 1
-            return None
-        issued: str = answer.json()["token"]
-        return issued
+    async def token(self, route: tuple[str, ...], auction: str, bidder: str) -> str | None:
+        """A bidder token from the first node of the route that answers."""
+        for node in route:
+            try:
+                answer = await self.http[node].post(
+                    f"/api/auctions/{auction}/tokens", json={"role": "bidder", "bidder": bidder}
+                )
+            except httpx.HTTPError as exc:
+                self.stats.connect_errors[f"token: {type(exc).__name__}"] += 1
+                continue
+            if answer.status_code >= 400:
+                self.stats.connect_errors[f"token: HTTP {answer.status_code}"] += 1
+                continue
+            issued: str = answer.json()["token"]
+            return issued
+        return None
 
     async def seat(self, seat: BidderSeat) -> None:
         assert self.plan is not None
         auction = self.plan.auction(seat.auction)
         route = self.config.nodes.route(auction.index, seat.index)
         ref = await self.reference(auction)
-        token = await self.token(route[0], seat.auction, seat.bidder)
+        token = await self.token(route, seat.auction, seat.bidder)
         if token is None:
             self.stats.seats_failed += 1
             return
@@ -265,7 +273,7 @@ class PlanSwarm:
         client.offsets = self.offsets
         started = time.perf_counter()
         try:
-            await client.connect()
+            await client.connect_any()
         except Exception as exc:
             self.stats.seats_failed += 1
             self.figures.count("connect_failures")
@@ -337,7 +345,8 @@ class PlanSwarm:
         deadline = started + self.config.timeout_s
         bid_id = uuid.uuid4().hex
         drops = client.drops
-        failed_at: int | None = None
+        # sent while its connection is down: the kill holds it up from the start
+        failed_at: int | None = None if client.connected else client.dropped_at_ms
         f.count(f"{fmt}.commands")
         f.count("requests")
         while True:
@@ -392,7 +401,7 @@ class PlanSwarm:
         if tracker.missing > missing:
             self.figures.count("missing", tracker.missing - missing)
 
-    def welcomed(self, watcher: LeanWatcher, resumed: bool, server_time: int) -> None:
+    def welcomed(self, watcher: LeanWatcher, resumed: bool, seq: int, server_time: int) -> None:
         self.stats.watchers_up += 1
         if resumed:
             self.figures.count("resumed")
@@ -405,6 +414,9 @@ class PlanSwarm:
             if not self._judge(watcher.tracker, item.seq):
                 continue
             f.count("deliveries")
+            if item.seq <= watcher.replay_until:
+                f.count("replayed")
+                continue
             fmt = self.formats.get((watcher.auction, item.event.lot), "")
             if fmt and item.event.at:
                 f.sample(f"{fmt}.deliver", arrived - offset, max(0.0, arrived - item.event.at))
@@ -435,19 +447,19 @@ class PlanSwarm:
         auction = self.plan.auction(window.auction)
         ref = await self.reference(auction)
         route = self.config.nodes.route(auction.index, window.index)
-        watcher = LeanWatcher(self, route, auction.id, index=window.index, tracker=SeqTracker(ref))
+        first = LeanWatcher(self, route, auction.id, index=window.index, tracker=SeqTracker(ref))
+        leave = self.leaving[window.index] = self.figures.t0_ms / 1000 + window.leave_s
         started = time.perf_counter()
-        try:
-            await open_watcher(watcher)
-        except Exception as exc:
+        budget = min(self.config.reconnect_s, max(0.1, leave - time.time()))
+        watcher, _, error = await reconnect(first, budget, closing=self.closing, first=True)
+        if watcher is None:
             self.stats.windows_failed += 1
             self.figures.count("connect_failures")
             self.figures.count("errors")
-            self.stats.connect_errors[f"watcher: {type(exc).__name__}: {exc}"[:120]] += 1
+            self.stats.connect_errors[f"watcher: {error}"[:120]] += 1
             return
         self.figures.sample("connect", time.time() * 1000, (time.perf_counter() - started) * 1000)
         self.watchers.add(watcher)
-        leave = self.leaving[window.index] = self.figures.t0_ms / 1000 + window.leave_s
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(max(0.0, leave - time.time()))
         self.stats.windows_done += 1
@@ -499,27 +511,16 @@ class PlanSwarm:
             await asyncio.sleep(0.1)
 
     async def _chaos(self, plan: LoadPlan, spec: ChaosSpec) -> None:
-        import random
-
-        nodes = self.config.nodes.urls
-        allowed = [nodes[n - 1] for n in spec.nodes] or list(nodes)
+        victims = allowed(spec, self.config.nodes.urls)
         rng = random.Random(f"chaos:{plan.seed}")
         for at in spec.times(plan.duration_s):
             await asyncio.sleep(max(0.0, at - self.now_s()))
-            victim = rng.choice(allowed)
-            done, how = await asyncio.to_thread(kill_node, spec, victim, rng)
-            kill = Kill(
-                int(time.time() * 1000),
-                round(self.now_s(), 3),
-                victim,
-                how,
-                done,
-                "" if done else how,
-            )
+            victim = rng.choice(victims)
+            kill = await asyncio.to_thread(strike, spec, victim, rng, self.figures.t0_ms)
             self.figures.ledger.kills.append(kill)
-            what = "killed" if done else "could not kill"
-            self._say(f"swarm: {what} {victim} at {kill.test_s:.1f} s: {how}")
-            if done and spec.restart:
+            what = "killed" if kill.ok else "could not kill"
+            self._say(f"swarm: {what} {victim} at {kill.test_s:.1f} s: {kill.how}")
+            if kill.ok and spec.restart:
                 await asyncio.sleep(spec.restart_after)
                 await asyncio.to_thread(restart_node, spec, victim)
 
@@ -546,6 +547,7 @@ class PlanSwarm:
     async def run(self) -> RunFigures:
         plan = self.plan = self.make_plan()
         self.figures.t0_ms = plan.t0_ms
+        self.figures.chaos = self.config.chaos is not None
         for auction in plan.auctions:
             for lot in auction.lots:
                 self.formats[(auction.id, lot.id)] = lot.format

@@ -60,7 +60,7 @@ read_frame = msgspec.msgpack.Decoder(Frame).decode
 class Sink(Protocol):
     """Where a watcher's news goes (the swarm)."""
 
-    def welcomed(self, watcher: LeanWatcher, resumed: bool, server_time: int) -> None: ...
+    def welcomed(self, watcher: LeanWatcher, resumed: bool, seq: int, server_time: int) -> None: ...
 
     def events(self, watcher: LeanWatcher, items: Sequence[Item], now: float) -> None: ...
 
@@ -84,6 +84,7 @@ class LeanWatcher(RawWebSocket):
         "close_code",
         "index",
         "node",
+        "replay_until",
         "route",
         "sink",
         "token",
@@ -119,6 +120,8 @@ class LeanWatcher(RawWebSocket):
         self.welcomed: asyncio.Future[None] | None = None
         self.up = False
         self.close_code: int | None = None
+        self.replay_until = 0
+        """After a resume: the events up to this seq are the replay of what was missed."""
 
     @property
     def address(self) -> tuple[str, int]:
@@ -152,7 +155,8 @@ class LeanWatcher(RawWebSocket):
                 self.up = True
                 if self.welcomed is not None and not self.welcomed.done():
                     self.welcomed.set_result(None)
-                self.sink.welcomed(self, resumed, frame.server_time)
+                self.replay_until = frame.seq if resumed else 0
+                self.sink.welcomed(self, resumed, frame.seq, frame.server_time)
             elif frame.type == "resync":
                 self.tracker.resync(frame.seq)
             elif frame.type == "error":
@@ -220,14 +224,19 @@ async def open_watcher(watcher: LeanWatcher, timeout: float = 30.0) -> None:
 
 
 async def reconnect(
-    old: LeanWatcher, budget_s: float, *, closing: asyncio.Event | None = None
+    old: LeanWatcher,
+    budget_s: float,
+    *,
+    closing: asyncio.Event | None = None,
+    first: bool = False,
 ) -> tuple[LeanWatcher | None, int, str]:
-    """Resume ``old``'s stream on the next nodes of its route, for at most ``budget_s``.
+    """Resume ``old``'s stream on the next nodes of its route, for at most ``budget_s``
+    (``first``: ``old`` never connected; try its own node first).
 
     Returns (the new watcher or None, attempts, the last error)."""
     deadline = time.monotonic() + budget_s
     delay = 0.05
-    node = old.node
+    node = old.node - 1 if first else old.node
     attempts = 0
     error = ""
     while time.monotonic() < deadline and not (closing is not None and closing.is_set()):

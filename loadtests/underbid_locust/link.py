@@ -152,6 +152,8 @@ class Link:
         """No node took the connection back: the user gives its seat up."""
         self.replay_until = 0
         """Events up to this seq are replays of a resume."""
+        self.dropped_at: int | None = None
+        """Wall clock (ms) of the latest drop."""
 
     # ---------------------------------------------------------------- time
     def server_now(self) -> int:
@@ -195,21 +197,28 @@ class Link:
                 raise ConnectionError(f"{message.get('code')}: {message.get('message')}")
 
     def open(self) -> bool:
-        """Connect to the route's first node; False (after a ``connect`` failure) if refused."""
+        """Connect to the route's first node that answers (a dead one is skipped);
+        False, after a ``connect`` failure, if none took the connection."""
         started = time.perf_counter()
         if self.resume_from is not None:
             self.tracker.last = self.resume_from
-        try:
-            ws, welcome = self._handshake(self.route[0], self.resume_from)
-        except InvalidStatus as exc:
+        found: tuple[ClientConnection, dict[str, Any]] | None = None
+        error: Exception = ConnectionError("no node to connect to")
+        for node, url in enumerate(self.route):
+            self.node = node
+            try:
+                found = self._handshake(url, self.resume_from)
+                break
+            except InvalidStatus as exc:
+                error = ConnectionError(f"handshake refused: HTTP {exc.response.status_code}")
+            except Exception as exc:
+                error = exc
             self.stack.close()
-            why = ConnectionError(f"handshake refused: HTTP {exc.response.status_code}")
-            self.recorder.fire("connect", self.role, started, failure=why, series="connect")
+            self.stack = contextlib.ExitStack()
+        if found is None:
+            self.recorder.fire("connect", self.role, started, failure=error, series="connect")
             return False
-        except Exception as exc:
-            self.stack.close()
-            self.recorder.fire("connect", self.role, started, failure=exc, series="connect")
-            return False
+        ws, welcome = found
         self.recorder.fire("connect", self.role, started, series="connect")
         self._adopt(ws, welcome, resumed=self.resume_from is not None)
         self.reader = gevent.spawn(self._read)
@@ -235,8 +244,9 @@ class Link:
 
     def _reconnect(self) -> bool:
         """Resume on the next node of the route, until ``reconnect_s`` passed."""
+        self.ws = None  # commands sent from now wait for the next node
         dropped = time.perf_counter()
-        dropped_wall = int(time.time() * 1000)
+        dropped_wall = self.dropped_at = int(time.time() * 1000)
         for pending in self.pending.values():
             if pending.failed_at is None:
                 pending.failed_at = dropped_wall
@@ -384,6 +394,8 @@ class Link:
         if kind == "bid":
             message["amount"] = amount
         pending = _Pending(_encode(message))
+        if self.ws is None:  # sent while the connection is down: held up from the start
+            pending.failed_at = self.dropped_at
         self.pending[bid_id] = pending
         started = time.perf_counter()
         deadline = started + timeout

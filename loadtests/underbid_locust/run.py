@@ -39,7 +39,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from auction.core.errors import UnderbidError
 from client.load.book import SeatBook
-from client.load.chaos import ChaosSpec, Kill, kill_node, parse_chaos, restart_node
+from client.load.chaos import ChaosSpec, allowed, parse_chaos, restart_node, strike
 from client.load.nodes import Nodes, parse_nodes
 from client.load.plan import LoadPlan, build_plan
 from client.load.profile import load_profile, parse_profile
@@ -156,6 +156,15 @@ class RunState:
 
         ref = self.references[auction] = Reference()
         ref.start(0)
+        figures = self.figures
+
+        def seen(seq: int, event: dict[str, Any], replayed: bool) -> None:
+            ref.note(seq, str(event.get("type", "")))
+            fmt = self.formats.get((auction, str(event.get("lot"))))
+            at = event.get("at")
+            if fmt and isinstance(at, int) and not replayed:
+                figures.late(auction, fmt, at, link.server_now())
+
         link = Link(
             self.recorder,
             "official",
@@ -164,11 +173,12 @@ class RunState:
             opt(self.environment, "ub_token"),
             tracker=ref.tracker,
             resume_from=0,
-            on_event=lambda seq, event, replayed: ref.note(seq, str(event.get("type", ""))),
+            on_event=seen,
             on_resync=ref.resync,
             reconnect_s=opt(self.environment, "ub_reconnect_timeout"),
         )
         if link.open():
+            link.ping()
             self.referees.append(link)
         return ref
 
@@ -244,6 +254,7 @@ def prepare(environment: Environment) -> RunState | None:
             t0 = int(time.time() * 1000)
         set_opt(environment, "ub_t0", str(t0))
         st.figures.t0_ms = t0
+        st.figures.chaos = bool(opt(environment, "ub_chaos"))
     except UnderbidError as exc:
         abort(environment, str(exc))
         return None
@@ -289,6 +300,7 @@ def _join_as_worker(environment: Environment) -> None:
         st.nodes = _nodes(environment)
         t0 = int(opt(environment, "ub_t0") or time.time() * 1000)
         st.figures.t0_ms = t0
+        st.figures.chaos = bool(opt(environment, "ub_chaos"))
         text = opt(environment, "ub_profile_text")
         if text:
             st.plan = _plan_from_options(environment, text, t0, opt(environment, "ub_run"))
@@ -404,26 +416,18 @@ def _start_chaos(environment: Environment, st: RunState) -> None:
 
 def _chaos(st: RunState, spec: ChaosSpec, run_s: float, rng: random.Random) -> None:
     assert st.nodes is not None
-    allowed = [st.nodes.urls[n - 1] for n in spec.nodes] or list(st.nodes.urls)
+    victims = allowed(spec, st.nodes.urls)
     for at in spec.times(run_s):
         gevent.sleep(max(0.0, at - st.now_s()))
-        victim = rng.choice(allowed)
+        victim = rng.choice(victims)
         started = time.perf_counter()
-        done, how = kill_node(spec, victim, rng)
-        kill = Kill(
-            int(time.time() * 1000), round(st.now_s(), 3), victim, how, done, "" if done else how
-        )
+        kill = strike(spec, victim, rng, st.t0_ms)
         st.figures.ledger.kills.append(kill)
-        failure = None if done else RuntimeError(how)
+        failure = None if kill.ok else RuntimeError(kill.how)
         st.recorder.fire("chaos", f"kill {victim}", started, failure=failure)
-        log.warning(
-            "underbid chaos: %s %s at %.1f s: %s",
-            "killed" if done else "could not kill",
-            victim,
-            kill.test_s,
-            how,
-        )
-        if done and spec.restart:
+        what = "killed" if kill.ok else "could not kill"
+        log.warning("underbid chaos: %s %s at %.1f s: %s", what, victim, kill.test_s, kill.how)
+        if kill.ok and spec.restart:
             gevent.spawn_later(spec.restart_after, restart_node, spec, victim)
 
 

@@ -119,27 +119,35 @@ class UnderbidUser(User):
                 self.item = None
 
     # ---------------------------------------------------------------- bidders
-    def token(self, st: RunState, node: str, auction: str, bidder: str) -> str | None:
+    def token(self, st: RunState, route: tuple[str, ...], auction: str, bidder: str) -> str | None:
+        """A bidder token from the first node of the route that gives one."""
         path = f"/api/auctions/{quote(auction, safe='')}/tokens"
         started = time.perf_counter()
-        try:
-            answer = post_json(
-                node, path, {"role": "bidder", "bidder": bidder}, opt(self.environment, "ub_token")
-            )
-        except HttpError as exc:
-            st.recorder.fire("http", "POST /api/auctions/{id}/tokens", started, failure=exc)
-            gevent.sleep(IDLE_S)  # do not spin on a refusal
-            return None
-        st.recorder.fire("http", "POST /api/auctions/{id}/tokens", started)
-        issued: str = answer["token"]
-        return issued
+        error: HttpError | None = None
+        for node in route:
+            try:
+                answer = post_json(
+                    node,
+                    path,
+                    {"role": "bidder", "bidder": bidder},
+                    opt(self.environment, "ub_token"),
+                )
+            except HttpError as exc:
+                error = exc
+                continue
+            st.recorder.fire("http", "POST /api/auctions/{id}/tokens", started)
+            issued: str = answer["token"]
+            return issued
+        st.recorder.fire("http", "POST /api/auctions/{id}/tokens", started, failure=error)
+        gevent.sleep(IDLE_S)  # do not spin on a refusal
+        return None
 
     def play_seat(self, st: RunState, seat: BidderSeat) -> bool:
         """Bid in the seat's lots until they ended; True when it is done for good."""
         assert st.plan is not None
         auction = st.plan.auction(seat.auction)
         route = st.route(auction.index, seat.index)
-        token = self.token(st, route[0], seat.auction, seat.bidder)
+        token = self.token(st, route, seat.auction, seat.bidder)
         if token is None:
             return False
         player = SeatPlayer.planned(seat.tactics, seat.seed)
@@ -332,7 +340,7 @@ class BidderUser(UnderbidUser):
         first = (index % workers) * share if len(ids) >= workers else 0
         bidder = ids[first + self.number % share]
         route = st.route(0, self.number)
-        token = self.token(st, route[0], auction, bidder)
+        token = self.token(st, route, auction, bidder)
         if token is None:
             return
         holder: dict[str, SeatPlayer] = {}
