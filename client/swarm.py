@@ -62,14 +62,14 @@ import httpx
 from auction.core.errors import UnderbidError
 from client.load.chaos import ChaosSpec, allowed, parse_chaos, restart_node, strike
 from client.load.figures import Histogram
-from client.load.nodeclient import NodeClient
+from client.load.nodeclient import NodeClient, account
 from client.load.nodes import Nodes, parse_nodes
 from client.load.players import FAILING_CODES
 from client.load.profile import load_profile
 from client.load.report import RunFigures, html_section, plots, standalone, summary_lines
 from client.load.slo import Threshold, Verdict, evaluate, parse_slo
 from client.load.streams import Reference, SeqTracker
-from client.load.watchers import Item, LeanWatcher, reconnect, target
+from client.load.watchers import Item, LeanWatcher, reconnect, resume, target
 from client.session import AuctionClient, BidResult, ConnectError
 
 START_VALUE = 10**12
@@ -342,16 +342,7 @@ class Swarm:
         bids = self.bids
         figures = self.run_figures
         for item in items:
-            tracker = watcher.tracker
-            before = (tracker.gaps, tracker.duplicates)
-            verdict = tracker.see(item.seq)
-            tracker.settle()
-            if tracker.gaps > before[0]:
-                figures.count("gaps", tracker.gaps - before[0])
-                figures.count("errors", tracker.gaps - before[0])
-            if verdict == "duplicate":
-                figures.count("duplicates")
-                figures.count("errors")
+            if not figures.judge(watcher.tracker, item.seq):
                 continue
             stats.events += 1
             figures.count("deliveries")
@@ -378,16 +369,9 @@ class Swarm:
             self._spawn(self._resume(watcher))
 
     async def _resume(self, old: LeanWatcher) -> None:
-        dropped = time.perf_counter()
-        new, _, _ = await reconnect(old, self.config.reconnect_s, closing=self.closing)
+        new = await resume(old, self.run_figures, self.config.reconnect_s, self.closing)
         if new is None:
-            if not self.closing.is_set():
-                self.run_figures.count("reconnect_failures")
-                self.run_figures.count("errors")
             return
-        self.run_figures.count("reconnects")
-        elapsed = (time.perf_counter() - dropped) * 1000
-        self.run_figures.sample("reconnect", time.time() * 1000, elapsed)
         if self.closing.is_set():
             new.abort()
         else:
@@ -514,20 +498,13 @@ class Swarm:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for client in self.bidders:
-            self._account(client)
+            account(client, self.run_figures)
         await asyncio.gather(*(c.close() for c in self.bidders), return_exceptions=True)
         if self.referee is not None:
-            self._account(self.referee)
+            account(self.referee, self.run_figures, resumed=False)
             await self.referee.close()
         for watcher in list(self.watchers):
             watcher.abort()
-
-    def _account(self, client: AuctionClient) -> None:
-        if isinstance(client, NodeClient):
-            for ms in client.reconnect_ms:
-                self.run_figures.sample("reconnect", time.time() * 1000, ms)
-            self.run_figures.count("reconnects", len(client.reconnect_ms))
-            self.run_figures.count("reconnect_failures", client.reconnect_failures)
 
     async def run(self) -> SwarmStats:
         config = self.config

@@ -23,6 +23,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from client.load.report import RunFigures
 from client.session import AuctionClient, ConnectError
 from gateway import protocol as p
 
@@ -110,4 +111,17 @@ class NodeClient(AuctionClient):
             raise
 
 
-__all__ = ["NodeClient", "websocket_route"]
+def account(client: AuctionClient, figures: RunFigures, resumed: bool = True) -> None:
+    """File a client's reconnects (and, with ``resumed``, its resumed streams) in ``figures``."""
+    if not isinstance(client, NodeClient):
+        return
+    now = time.time() * 1000
+    for ms in client.reconnect_ms:
+        figures.sample("reconnect", now, ms)
+    figures.count("reconnects", len(client.reconnect_ms))
+    if resumed:
+        figures.count("resumed", len(client.reconnect_ms))
+    figures.count("reconnect_failures", client.reconnect_failures)
+
+
+__all__ = ["NodeClient", "account", "websocket_route"]

@@ -37,6 +37,7 @@ from typing import Any
 from client.load.chaos import Kill, Ledger
 from client.load.figures import Histogram, Timeline
 from client.load.slo import FORMATS, Verdict, latency_figures
+from client.load.streams import SeqTracker
 
 PLOT_POINTS = 300
 """At most this many intervals per plot line (the interval grows with the run)."""
@@ -61,6 +62,22 @@ class RunFigures:
 
     def recovered(self, auction: str, fmt: str, failed_at_ms: int, answered_at_ms: int) -> None:
         self.ledger.recovered(f"{auction}|{fmt}", failed_at_ms, answered_at_ms)
+
+    def judge(self, tracker: SeqTracker, seq: int) -> bool:
+        """Check one ``seq`` of a stream; count what it found. False for a duplicate."""
+        gaps, duplicates, missing = tracker.gaps, tracker.duplicates, tracker.missing
+        verdict = tracker.see(seq)
+        tracker.settle()
+        for name, new in (
+            ("gaps", tracker.gaps - gaps),
+            ("duplicates", tracker.duplicates - duplicates),
+        ):
+            if new:
+                self.count(name, new)
+                self.count("errors", new)
+        if tracker.missing > missing:
+            self.count("missing", tracker.missing - missing)
+        return verdict != "duplicate"
 
     def late(self, auction: str, fmt: str, at_ms: int, arrived_ms: float) -> None:
         """A reference stream read an event due at ``at_ms`` at ``arrived_ms`` (server clock).

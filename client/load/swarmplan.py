@@ -35,14 +35,14 @@ import httpx
 
 from auction.core.errors import UnderbidError
 from client.load.chaos import ChaosSpec, allowed, restart_node, strike
-from client.load.nodeclient import NodeClient
+from client.load.nodeclient import NodeClient, account
 from client.load.nodes import Nodes
 from client.load.plan import BidderSeat, LoadPlan, PlannedAuction, WatchWindow, build_plan
 from client.load.players import Command, SeatPlayer
 from client.load.profile import Profile
 from client.load.report import RunFigures
 from client.load.streams import Reference, SeqTracker
-from client.load.watchers import Item, LeanWatcher, clock_offset, reconnect
+from client.load.watchers import Item, LeanWatcher, clock_offset, reconnect, resume
 from client.session import BidResult
 
 SETUP_S = 2.0
@@ -257,7 +257,7 @@ class PlanSwarm:
                 tracker.resync(seq)
                 player.on_view(event.get("view") or {}, client.server_now_ms())
             else:
-                self._judge(tracker, seq)
+                self.figures.judge(tracker, seq)
                 player.on_event(event, client.server_now_ms())
             wake.set()
 
@@ -305,19 +305,10 @@ class PlanSwarm:
             self.stats.seats_done += 1
         finally:
             self.stats.seats_up -= 1
-            self._account(client)
+            account(client, self.figures)
             tracker.settle(final=True)
             self.figures.count("unverified", tracker.unverified)
             await client.close()
-
-    def _account(self, client: NodeClient) -> None:
-        for ms in client.reconnect_ms:
-            self.figures.sample("reconnect", time.time() * 1000, ms)
-        self.figures.count("reconnects", len(client.reconnect_ms))
-        self.figures.count("resumed", len(client.reconnect_ms))
-        self.figures.count("reconnect_failures", client.reconnect_failures)
-        self.figures.count("duplicates", client.stats.duplicates)
-        self.figures.count("resyncs", client.stats.resyncs)
 
     def _notes(self, player: SeatPlayer) -> None:
         for fmt, _ in player.notes():
@@ -382,25 +373,6 @@ class PlanSwarm:
             f.recovered(auction.id, fmt, failed_at, int(time.time() * 1000))
 
     # -------------------------------------------------------------- watchers
-    def _judge(self, tracker: SeqTracker, seq: int) -> bool:
-        """Check one seq; False for a duplicate. Gaps are counted as found."""
-        before = (tracker.gaps, tracker.duplicates, tracker.missing)
-        verdict = tracker.see(seq)
-        tracker.settle()
-        self._count_stream(tracker, before)
-        return verdict != "duplicate"
-
-    def _count_stream(self, tracker: SeqTracker, before: tuple[int, int, int]) -> None:
-        gaps, dups, missing = before
-        if tracker.gaps > gaps:
-            self.figures.count("gaps", tracker.gaps - gaps)
-            self.figures.count("errors", tracker.gaps - gaps)
-        if tracker.duplicates > dups:
-            self.figures.count("duplicates", tracker.duplicates - dups)
-            self.figures.count("errors", tracker.duplicates - dups)
-        if tracker.missing > missing:
-            self.figures.count("missing", tracker.missing - missing)
-
     def welcomed(self, watcher: LeanWatcher, resumed: bool, seq: int, server_time: int) -> None:
         self.stats.watchers_up += 1
         if resumed:
@@ -411,7 +383,7 @@ class PlanSwarm:
         offset = self.offsets.get(watcher.route[watcher.node], 0.0)
         arrived = time.time() * 1000 - (time.perf_counter() - now) * 1000 + offset
         for item in items:
-            if not self._judge(watcher.tracker, item.seq):
+            if not self.figures.judge(watcher.tracker, item.seq):
                 continue
             f.count("deliveries")
             if item.seq <= watcher.replay_until:
@@ -428,15 +400,9 @@ class PlanSwarm:
             self._spawn(self._resume(watcher))
 
     async def _resume(self, old: LeanWatcher) -> None:
-        dropped = time.perf_counter()
-        new, _, _error = await reconnect(old, self.config.reconnect_s, closing=self.closing)
+        new = await resume(old, self.figures, self.config.reconnect_s, self.closing)
         if new is None:
-            if not self.closing.is_set():
-                self.figures.count("reconnect_failures")
-                self.figures.count("errors")
             return
-        self.figures.count("reconnects")
-        self.figures.sample("reconnect", time.time() * 1000, (time.perf_counter() - dropped) * 1000)
         if self.closing.is_set() or time.time() >= self.leaving.get(new.index, 0.0):
             new.abort()
             return
@@ -575,17 +541,11 @@ class PlanSwarm:
             for watcher in list(self.watchers):
                 watcher.abort()
             for client in self.reference_clients:
-                self._account_reference(client)
+                account(client, self.figures, resumed=False)
                 await client.close()
             for http in self.http.values():
                 await http.aclose()
         return self.figures
-
-    def _account_reference(self, client: NodeClient) -> None:
-        for ms in client.reconnect_ms:
-            self.figures.sample("reconnect", time.time() * 1000, ms)
-        self.figures.count("reconnects", len(client.reconnect_ms))
-        self.figures.count("reconnect_failures", client.reconnect_failures)
 
     def coverage(self) -> str:
         assert self.plan is not None

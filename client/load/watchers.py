@@ -25,6 +25,7 @@ from typing import Protocol
 
 import msgspec
 
+from client.load.report import RunFigures
 from client.load.streams import SeqTracker
 from client.rawws import RawWebSocket, masked_frame, upgrade_request
 
@@ -262,6 +263,23 @@ async def reconnect(
     return None, attempts, error
 
 
+async def resume(
+    old: LeanWatcher, figures: RunFigures, budget_s: float, closing: asyncio.Event
+) -> LeanWatcher | None:
+    """:func:`reconnect`, its outcome filed in ``figures`` (a reconnect and how long it
+    took, or a failure)."""
+    dropped = time.perf_counter()
+    new, _, _ = await reconnect(old, budget_s, closing=closing)
+    if new is None:
+        if not closing.is_set():
+            figures.count("reconnect_failures")
+            figures.count("errors")
+        return None
+    figures.count("reconnects")
+    figures.sample("reconnect", time.time() * 1000, (time.perf_counter() - dropped) * 1000)
+    return new
+
+
 __all__ = [
     "Frame",
     "Item",
@@ -271,5 +289,6 @@ __all__ = [
     "clock_offset",
     "open_watcher",
     "reconnect",
+    "resume",
     "target",
 ]

@@ -293,24 +293,19 @@ class Link:
         t = self.tracker
         gaps, dups = self.reported
         at = f" at seq {seq}" if seq is not None else ""
-        for _ in range(t.gaps - gaps):
-            self.recorder.fire(
-                "event",
-                "gap",
-                0.0,
-                failure=RuntimeError(f"events missing{at}"),
-                response_time=0.0,
-                counts=("gaps",),
-            )
-        for _ in range(t.duplicates - dups):
-            self.recorder.fire(
-                "event",
-                "duplicate",
-                0.0,
-                failure=RuntimeError(f"an event again{at}"),
-                response_time=0.0,
-                counts=("duplicates",),
-            )
+        for name, new, why in (
+            ("gap", t.gaps - gaps, f"events missing{at}"),
+            ("duplicate", t.duplicates - dups, f"an event again{at}"),
+        ):
+            for _ in range(new):
+                self.recorder.fire(
+                    "event",
+                    name,
+                    0.0,
+                    failure=RuntimeError(why),
+                    response_time=0.0,
+                    counts=(f"{name}s",),
+                )
         if t.missing > self.reported_missing:
             self.recorder.count("missing", t.missing - self.reported_missing)
             self.reported_missing = t.missing

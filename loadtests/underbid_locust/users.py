@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -150,24 +151,36 @@ class UnderbidUser(User):
         token = self.token(st, route, seat.auction, seat.bidder)
         if token is None:
             return False
-        player = SeatPlayer.planned(seat.tactics, seat.seed)
-        link = self._open_bidder(st, route, seat.auction, token, player)
-        if link is None:
+        planned = SeatPlayer.planned(seat.tactics, seat.seed)
+        opened = self._open_bidder(st, route, seat.auction, token, lambda view: planned)
+        if opened is None:
             return False
+        link, player = opened
         hold_until = st.t0_ms / 1000 + seat.leave_s + HOLD_AFTER_S
         return self._bid(st, link, player, auction.id, lambda: time.time() > hold_until)
 
     def _open_bidder(
-        self, st: RunState, route: tuple[str, ...], auction: str, token: str, player: SeatPlayer
-    ) -> Link | None:
+        self,
+        st: RunState,
+        route: tuple[str, ...],
+        auction: str,
+        token: str,
+        make: Callable[[dict[str, Any]], SeatPlayer],
+    ) -> tuple[Link, SeatPlayer] | None:
+        """A bidder's connection, its events and views fed to the player ``make``
+        returns from the first view (the welcome's)."""
         wake = self.wake
+        players: list[SeatPlayer] = []
 
         def on_view(view: dict[str, Any]) -> None:
-            player.on_view(view, link.server_now())
+            if not players:
+                players.append(make(view))
+            players[0].on_view(view, link.server_now())
             wake.set()
 
         def on_event(seq: int, event: dict[str, Any], replayed: bool) -> None:
-            player.on_event(event, link.server_now())
+            if players:
+                players[0].on_event(event, link.server_now())
             wake.set()
 
         link = Link(
@@ -182,12 +195,13 @@ class UnderbidUser(User):
             reference=st.reference(auction, route),
         )
         self.link = link
-        if not link.open():
+        if not link.open() or not players:
+            link.close()
             self.link = None
             gevent.sleep(IDLE_S)
             return None
         link.ping()  # the bidder's clock: its turns and rounds are in the server's time
-        return link
+        return link, players[0]
 
     def _bid(self, st: RunState, link: Link, player: SeatPlayer, auction: str, over: Any) -> bool:
         """Send what the player plans, when it plans it; True once its lots are over."""
@@ -343,45 +357,17 @@ class BidderUser(UnderbidUser):
         token = self.token(st, route, auction, bidder)
         if token is None:
             return
-        holder: dict[str, SeatPlayer] = {}
+        rate, strategy = opt(self.environment, "ub_bid_rate"), opt(self.environment, "ub_strategy")
 
         def make(view: dict[str, Any]) -> SeatPlayer:
-            if "p" not in holder:
-                rate = opt(self.environment, "ub_bid_rate")
-                holder["p"] = SeatPlayer.joined(
-                    view.get("lots") or [], self.number, rate, opt(self.environment, "ub_strategy")
-                )
-            return holder["p"]
+            return SeatPlayer.joined(view.get("lots") or [], self.number, rate, strategy)
 
-        wake = self.wake
-
-        def on_view(view: dict[str, Any]) -> None:
-            make(view).on_view(view, link.server_now())
-            wake.set()
-
-        def on_event(seq: int, event: dict[str, Any], replayed: bool) -> None:
-            if "p" in holder:
-                holder["p"].on_event(event, link.server_now())
-            wake.set()
-
-        link = Link(
-            st.recorder,
-            "bidder",
-            route,
-            auction,
-            token,
-            on_view=on_view,
-            on_event=on_event,
-            reconnect_s=opt(self.environment, "ub_reconnect_timeout"),
-            reference=st.reference(auction, route),
-        )
-        self.link = link
-        if not link.open():
-            self.link = None
-            gevent.sleep(IDLE_S)
+        opened = self._open_bidder(st, route, auction, token, make)
+        if opened is None:
             return
+        link, player = opened
         try:
-            self._bid(st, link, holder["p"], auction, lambda: False)
+            self._bid(st, link, player, auction, lambda: False)
             while not link.dead:  # the auction is over: stay, as a bidder reading its result
                 gevent.sleep(IDLE_S)
         finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,17 +21,10 @@ from pathlib import Path
 import httpx
 
 from gateway.tokens import issue_token
-from tests.redis_server import RedisServer, require_redis_server
+from tests.redis_server import RedisServer, _free_port, require_redis_server
 
 SECRET = "load-chaos-secret-0123456789abcdef-0123456789"
 START_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
