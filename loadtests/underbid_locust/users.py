@@ -334,6 +334,22 @@ class UnderbidUser(User):
         """The one open auction (``--ub-auction``, or the one created)."""
         raise NotImplementedError
 
+    def classic_auction(self) -> str | None:
+        auction: str = opt(self.environment, "ub_auction")
+        if not auction:
+            gevent.sleep(0.2)  # the master has not created it yet
+            return None
+        return auction
+
+    def hold(self, link: Link) -> None:
+        """Keep reading on ``link`` until it is lost for good (or Locust stops the user)."""
+        try:
+            while not link.dead:
+                gevent.sleep(IDLE_S)
+        finally:
+            link.close()
+            self.link = None
+
 
 class BidderUser(UnderbidUser):
     """Bidder seats of the plan; without one, a bidder of the classic auction."""
@@ -342,9 +358,8 @@ class BidderUser(UnderbidUser):
     weight = 1
 
     def classic(self, st: RunState) -> None:
-        auction = opt(self.environment, "ub_auction")
-        if not auction:
-            gevent.sleep(0.2)
+        auction = self.classic_auction()
+        if auction is None:
             return
         ids = classic_bidders(self.environment)
         runner = self.environment.runner
@@ -368,11 +383,11 @@ class BidderUser(UnderbidUser):
         link, player = opened
         try:
             self._bid(st, link, player, auction, lambda: False)
-            while not link.dead:  # the auction is over: stay, as a bidder reading its result
-                gevent.sleep(IDLE_S)
-        finally:
+        except BaseException:  # stopped by Locust (or worse): let the connection go
             link.close()
             self.link = None
+            raise
+        self.hold(link)  # the auction is over: stay, as a bidder reading its result
 
 
 class WatcherUser(UnderbidUser):
@@ -382,19 +397,12 @@ class WatcherUser(UnderbidUser):
     weight = 1
 
     def classic(self, st: RunState) -> None:
-        auction = opt(self.environment, "ub_auction")
-        if not auction:
-            gevent.sleep(0.2)
+        auction = self.classic_auction()
+        if auction is None:
             return
         link = self._open_watcher(st, st.route(0, self.number), auction)
-        if link is None:
-            return
-        try:
-            while not link.dead:
-                gevent.sleep(IDLE_S)
-        finally:
-            link.close()
-            self.link = None
+        if link is not None:
+            self.hold(link)
 
 
 class SeatUser(UnderbidUser):
