@@ -51,6 +51,7 @@ import random
 import sys
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -201,7 +202,7 @@ class Swarm:
         bidder_ids = [f"b{i}" for i in range(config.bidders)]
         async with self._http() as http:
             if not self.auction_id:
-                self.auction_id = f"swarm-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+                self.auction_id = f"swarm-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
                 now = int(time.time() * 1000)
                 spec = swarm_spec(self.auction_id, max(2, config.bidders), now)
                 response = await http.post("/api/auctions", json=spec)
