@@ -61,7 +61,7 @@ from typing import Any, TextIO
 import httpx
 
 from auction.core.errors import UnderbidError
-from client.load.chaos import ChaosSpec, allowed, parse_chaos, restart_node, strike
+from client.load.chaos import ChaosSpec, owner_counts, parse_chaos, restart_node, strike
 from client.load.figures import Histogram
 from client.load.nodeclient import NodeClient, account
 from client.load.nodes import Nodes, parse_nodes
@@ -442,18 +442,21 @@ class Swarm:
 
     async def chaos(self, spec: ChaosSpec) -> None:
         """Kill nodes on the chaos spec's schedule, within the bidding."""
-        victims = allowed(spec, self.nodes.urls)
         rng = random.Random("chaos:swarm")
         t0 = self.run_figures.t0_ms
         for at in spec.times(self.config.duration):
             await asyncio.sleep(max(0.0, at - (time.time() * 1000 - t0) / 1000))
-            victim = rng.choice(victims)
-            kill = await asyncio.to_thread(strike, spec, victim, rng, t0)
+            owners = None
+            if spec.owner:
+                urls, token, ids = self.nodes.urls, self.config.token, {self.auction_id}
+                owners = await asyncio.to_thread(owner_counts, urls, token, ids)
+            kill = await asyncio.to_thread(strike, spec, self.nodes.urls, rng, t0, owners)
             self.run_figures.ledger.kills.append(kill)
-            self._say(f"swarm: {'killed' if kill.ok else 'could not kill'} {victim}: {kill.how}")
+            what = "killed" if kill.ok else "could not kill"
+            self._say(f"swarm: {what} {kill.node}: {kill.how}")
             if kill.ok and spec.restart:
                 await asyncio.sleep(spec.restart_after)
-                await asyncio.to_thread(restart_node, spec, victim)
+                await asyncio.to_thread(restart_node, spec, kill.node)
 
     async def report_progress(self) -> None:
         """A line a second: connections up, bids sent/acked/rejected, events received."""

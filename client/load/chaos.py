@@ -6,6 +6,7 @@ in quotes)::
     kill                                   # one kill, of a random node, at 30 % of the run
     at=20s,every=15s,kills=3               # the first at 20 s, then every 15 s, three in all
     at=40%,nodes=2                         # only node 2 (1-based, in --ub-nodes order)
+    at=10s,nodes=owner                     # the node that owns the most of the test's auctions
     command='ssh {host} pkill -9 -f "underbid serve --port {port}"'
     restart='ssh {host} ./start-node.sh {port}',restart_after=5s
 
@@ -14,7 +15,11 @@ The kill is ``command`` run by the shell, with ``{url}``, ``{host}`` and
 machine (``127.0.0.1``, ``localhost``) and the process listening on its port
 is sent SIGKILL (found through ``/proc``, Linux; with ``--workers N`` one of
 the workers). The victim is drawn from the allowed nodes by the run's seed.
-``restart`` (optional) brings it back ``restart_after`` later.
+``nodes=owner`` asks the cluster which node owns each of the test's auctions
+(``owner`` in ``GET /api/auctions``, the node ids of ``/readyz``; the
+operator token) and kills the one that owns the most, so that every kill
+costs a takeover. ``restart`` (optional) brings it back ``restart_after``
+later.
 
 :class:`Ledger` keeps the kills and what the clients saw, and turns them
 into the report's **takeover time**, per kill and auction:
@@ -40,13 +45,16 @@ Errors::
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import random
 import re
 import signal
 import subprocess
 import time
-from collections import defaultdict
+import urllib.request
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -84,6 +92,8 @@ class ChaosSpec:
     kills: int = 1
     nodes: tuple[int, ...] = ()
     """1-based node numbers that may be killed; empty: any."""
+    owner: bool = False
+    """Kill the node that owns the most of the test's auctions."""
     command: str = ""
     restart: str = ""
     restart_after: float = 5.0
@@ -178,12 +188,13 @@ def parse_chaos(text: str, node_count: int) -> ChaosSpec:
     elif every is not None:
         kills = 3
     nodes: tuple[int, ...] = ()
-    if "nodes" in values:
+    owner = values.get("nodes") == "owner"
+    if "nodes" in values and not owner:
         try:
             nodes = tuple(int(n) for n in values["nodes"].replace(" ", "").split("+") if n) or ()
         except ValueError:
             raise ChaosError(
-                f"nodes={values['nodes']!r}: node numbers joined by +, e.g. 1+3"
+                f"nodes={values['nodes']!r}: owner, or node numbers joined by +, e.g. 1+3"
             ) from None
         bad = [n for n in nodes if not 1 <= n <= node_count]
         if bad or not nodes:
@@ -200,6 +211,7 @@ def parse_chaos(text: str, node_count: int) -> ChaosSpec:
         every=every,
         kills=kills,
         nodes=nodes,
+        owner=owner,
         command=values.get("command", ""),
         restart=values.get("restart", ""),
         restart_after=restart_after,
@@ -302,10 +314,68 @@ def allowed(spec: ChaosSpec, urls: tuple[str, ...]) -> list[str]:
     return [urls[n - 1] for n in spec.nodes] or list(urls)
 
 
-def strike(spec: ChaosSpec, victim: str, rng: random.Random, t0_ms: int) -> Kill:
-    """Kill ``victim`` now; the kill is dated just before it is sent, so that no
-    failure it causes can look earlier than the kill itself."""
+def alive(spec: ChaosSpec, url: str) -> bool:
+    """Whether a node can be killed now: with SIGKILL, a process of ours listens on its
+    port (a node killed before and not back yet has none); with a command, always."""
+    if spec.command:
+        return True
+    parts = urlsplit(url)
+    return parts.hostname not in LOOPBACK or bool(listening_pids(parts.port or 80))
+
+
+def owner_counts(urls: tuple[str, ...], token: str, auctions: set[str]) -> Counter[str]:
+    """How many of ``auctions`` each node owns, as the cluster says (node URL -> count).
+
+    Every node says its id at ``/readyz``; any node lists each auction's owner
+    (``GET /api/auctions`` with the operator token). Nodes that do not answer
+    are left out; without a cluster (no ``owner`` field) the count is empty."""
+    ids: dict[str, str] = {}
+    for url in urls:
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as answer:
+                node = json.loads(answer.read()).get("node")
+            if isinstance(node, str):
+                ids[node] = url
+    counts: Counter[str] = Counter()
+    for url in ids.values():
+        request = urllib.request.Request(
+            f"{url}/api/auctions", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                listed = json.loads(answer.read()).get("auctions", [])
+        except (OSError, ValueError):
+            continue
+        for item in listed:
+            owner = item.get("owner")
+            if item.get("id") in auctions and owner in ids:
+                counts[ids[owner]] += 1
+        break
+    return counts
+
+
+def strike(
+    spec: ChaosSpec,
+    urls: tuple[str, ...],
+    rng: random.Random,
+    t0_ms: int,
+    owners: Counter[str] | None = None,
+) -> Kill:
+    """Kill one of the nodes the spec allows that is up, drawn by ``rng``, now (with
+    ``spec.owner``: the one of ``owners`` that owns the most).
+
+    The kill is dated just before it is sent, so that no failure it causes can
+    look earlier than the kill itself."""
+    candidates = allowed(spec, urls)
+    up = [u for u in candidates if alive(spec, u)]
+    if spec.owner and owners:
+        most = max((owners.get(u, 0) for u in up), default=0)
+        up = [u for u in up if owners.get(u, 0) == most] if most else up
+    victim = rng.choice(up or candidates)
     at = int(time.time() * 1000)
+    if not up:
+        how = "every node it may kill is down already"
+        return Kill(at, round((at - t0_ms) / 1000, 3), victim, how, False, how)
     done, how = kill_node(spec, victim, rng)
     return Kill(at, round((at - t0_ms) / 1000, 3), victim, how, done, "" if done else how)
 
@@ -387,6 +457,7 @@ __all__ = [
     "allowed",
     "kill_node",
     "listening_pids",
+    "owner_counts",
     "parse_chaos",
     "restart_node",
     "strike",

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 import httpx
 
 from auction.core.errors import UnderbidError
-from client.load.chaos import ChaosSpec, allowed, restart_node, strike
+from client.load.chaos import ChaosSpec, owner_counts, restart_node, strike
 from client.load.nodeclient import NodeClient, account
 from client.load.nodes import Nodes
 from client.load.plan import BidderSeat, LoadPlan, PlannedAuction, WatchWindow, build_plan
@@ -477,18 +477,21 @@ class PlanSwarm:
             await asyncio.sleep(0.1)
 
     async def _chaos(self, plan: LoadPlan, spec: ChaosSpec) -> None:
-        victims = allowed(spec, self.config.nodes.urls)
         rng = random.Random(f"chaos:{plan.seed}")
+        urls = self.config.nodes.urls
         for at in spec.times(plan.duration_s):
             await asyncio.sleep(max(0.0, at - self.now_s()))
-            victim = rng.choice(victims)
-            kill = await asyncio.to_thread(strike, spec, victim, rng, self.figures.t0_ms)
+            owners = None
+            if spec.owner:
+                ids = {a.id for a in plan.auctions}
+                owners = await asyncio.to_thread(owner_counts, urls, self.config.token, ids)
+            kill = await asyncio.to_thread(strike, spec, urls, rng, self.figures.t0_ms, owners)
             self.figures.ledger.kills.append(kill)
             what = "killed" if kill.ok else "could not kill"
-            self._say(f"swarm: {what} {victim} at {kill.test_s:.1f} s: {kill.how}")
+            self._say(f"swarm: {what} {kill.node} at {kill.test_s:.1f} s: {kill.how}")
             if kill.ok and spec.restart:
                 await asyncio.sleep(spec.restart_after)
-                await asyncio.to_thread(restart_node, spec, victim)
+                await asyncio.to_thread(restart_node, spec, kill.node)
 
     async def _progress(self) -> None:
         previous = 0

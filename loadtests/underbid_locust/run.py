@@ -39,7 +39,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from auction.core.errors import UnderbidError
 from client.load.book import SeatBook
-from client.load.chaos import ChaosSpec, allowed, parse_chaos, restart_node, strike
+from client.load.chaos import ChaosSpec, owner_counts, parse_chaos, restart_node, strike
 from client.load.nodes import Nodes, parse_nodes
 from client.load.plan import LoadPlan, build_plan
 from client.load.profile import load_profile, parse_profile
@@ -416,12 +416,17 @@ def _start_chaos(environment: Environment, st: RunState) -> None:
 
 def _chaos(st: RunState, spec: ChaosSpec, run_s: float, rng: random.Random) -> None:
     assert st.nodes is not None
-    victims = allowed(spec, st.nodes.urls)
     for at in spec.times(run_s):
         gevent.sleep(max(0.0, at - st.now_s()))
-        victim = rng.choice(victims)
+        owners = None
+        if spec.owner:
+            ids = (
+                {a.id for a in st.plan.auctions} if st.plan else {opt(st.environment, "ub_auction")}
+            )
+            owners = owner_counts(st.nodes.urls, opt(st.environment, "ub_token"), ids)
         started = time.perf_counter()
-        kill = strike(spec, victim, rng, st.t0_ms)
+        kill = strike(spec, st.nodes.urls, rng, st.t0_ms, owners)
+        victim = kill.node
         st.figures.ledger.kills.append(kill)
         failure = None if kill.ok else RuntimeError(kill.how)
         st.recorder.fire("chaos", f"kill {victim}", started, failure=failure)

@@ -166,6 +166,7 @@ def test_chaos_specs_are_read_and_scheduled() -> None:
     spec = parse_chaos("at=20s,every=15s,kills=3,nodes=1+3", 3)
     assert spec.times(100) == [20.0, 35.0, 50.0] and spec.nodes == (1, 3)
     assert parse_chaos("at=10s,every=30s", 2).times(50) == [10.0, 40.0]
+    assert parse_chaos("at=5s,nodes=owner", 3).owner
     spec = parse_chaos("command='ssh {host} kill, now',restart_after=500ms", 1)
     assert spec.command == "ssh {host} kill, now" and spec.restart_after == 0.5
 
