@@ -785,6 +785,8 @@ def _run_plan(
 
     if not args.profile:
         raise SwarmError("--plan-only prints a profile's plan: give --profile NAME or FILE")
+    if args.auction:
+        raise SwarmError("--auction joins one auction, --profile plans its own: give one of them")
     config = PlanConfig(
         nodes=nodes,
         token=token,

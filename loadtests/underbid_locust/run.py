@@ -240,6 +240,10 @@ def prepare(environment: Environment) -> RunState | None:
         slo = opt(environment, "ub_slo")
         st.thresholds = parse_slo(slo) if slo else ()
         name = opt(environment, "ub_profile")
+        if name and opt(environment, "ub_auction"):
+            raise UnderbidError(
+                "--ub-auction joins one auction, --ub-profile plans its own: give one of them"
+            )
         if name:
             profile = load_profile(name)
             plan_at = time.time()
