@@ -73,7 +73,7 @@ def serve() -> Iterator[tuple[int, int]]:
     }
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "auction.cli", "serve"],
+            [sys.executable, "-m", "auction.cli", "serve", "--memory"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -144,6 +144,20 @@ def _serve(redis_url: str, *, workers: int = 1, may_own: bool = True, port: int 
     return node
 
 
+def _node_id(url: str) -> str:
+    """The node id a ready node says it has (waiting for it to be ready)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            answer = httpx.get(f"{url}/readyz", timeout=2).json()
+            if "node" in answer:
+                node: str = answer["node"]
+                return node
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{url} never got ready")
+        time.sleep(0.05)
+
+
 def _ready(url: str) -> bool:
     with contextlib.suppress(httpx.HTTPError):
         return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
@@ -338,6 +352,26 @@ async def _takeover_once(urls: Sequence[str], auction: str, victim: Node) -> flo
         await client.close()
 
 
+def _settled_owner(nodes: Sequence[Node], auction: str) -> str:
+    """The owner of ``auction`` once it is the one the assignment names (a new
+    auction is owned by the node it was created on, then handed to its own)."""
+    from auction.runtime.assign import assign
+
+    live = [_node_id(n.url) for n in nodes]
+    deadline = time.monotonic() + 30
+    while True:
+        listed = httpx.get(
+            f"{nodes[0].url}/api/auctions", headers={"authorization": f"Bearer {_operator()}"}
+        ).json()["auctions"]
+        active = [a["id"] for a in listed if a["state"] in ("running", "paused")]
+        owner = next(a.get("owner") for a in listed if a["id"] == auction)
+        if owner and owner == assign(active, live).get(auction):
+            return str(owner)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{auction} never settled on its owner")
+        time.sleep(0.05)
+
+
 def takeover(redis_url: str, kills: int) -> list[dict[str, Any]]:
     nodes = [_serve(redis_url) for _ in range(3)]
     times: list[float] = []
@@ -345,13 +379,8 @@ def takeover(redis_url: str, kills: int) -> list[dict[str, Any]]:
         for k in range(kills):
             auction = f"takeover-{k}"
             _create(nodes[0].url, auction, 2)
-            listed = httpx.get(
-                f"{nodes[0].url}/api/auctions", headers={"authorization": f"Bearer {_operator()}"}
-            )
-            owner_id = next(a["owner"] for a in listed.json()["auctions"] if a["id"] == auction)
-            victim = next(
-                n for n in nodes if httpx.get(f"{n.url}/readyz").json().get("node") == owner_id
-            )
+            owner_id = _settled_owner(nodes, auction)
+            victim = next(n for n in nodes if _node_id(n.url) == owner_id)
             took = asyncio.run(_takeover_once([n.url for n in nodes], auction, victim))
             victim.process.wait()
             index = nodes.index(victim)

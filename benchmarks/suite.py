@@ -105,6 +105,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ("--connections", "10", "--flood-s", "1", "--sizes", "1000", "--repeat", "1"),
         900,
     ),
+    Benchmark(
+        "cluster",
+        "benchmarks.cluster",
+        (),
+        ("--watchers", "100", "--seconds", "2", "--kills", "2"),
+        2400,
+    ),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)
 

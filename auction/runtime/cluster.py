@@ -231,6 +231,9 @@ class ClusterRuntime(Runtime):
         self._parked: dict[str, list[tuple[int, _Forward, Outcome]]] = {}
         """Answers waiting for the replica to reach their seq, by auction."""
         self._fetching: set[str] = set()
+        self._unsent: dict[str, tuple[int, list[Any]]] = {}
+        """Folded events not told to the listeners yet (they are, at the end of the loop turn)."""
+        self._fanout_scheduled = False
         """Nodes whose registration lapsed since the control loop last looked."""
 
     @property
@@ -375,8 +378,9 @@ class ClusterRuntime(Runtime):
 
     def _send_forward(self, forward: _Forward) -> None:
         owner = self.owner_of(forward.auction)
-        if owner is None or owner == self.node_id or forward.auction in self._handing_off:
-            forward.to = None  # sent when an owner is known (an acquired notice)
+        waiting = owner is None or owner == self.node_id or forward.auction in self._handing_off
+        if waiting or owner not in self.live:
+            forward.to = None  # sent when a live owner is known (an acquired notice)
             return
         forward.to = owner
         message = _Command(
@@ -497,23 +501,39 @@ class ClusterRuntime(Runtime):
         events = [decode_event(bytes(raw)) for raw in message.events]
         outcome = Outcome(events, rejection, duplicate=message.duplicate, seq=message.seq)
         replica = self._replicas.get(forward.auction)
-        if replica is None or forward.auction in self._hosts or replica.seq >= outcome.seq:
+        if replica is not None and forward.auction not in self._hosts and message.events:
+            # The answer carries its events as the journal holds them (durable:
+            # the owner answers only then): when they continue the replica,
+            # fold them now rather than read them back.
+            first = outcome.seq - len(message.events) + 1
+            if first <= replica.seq + 1:
+                self._fold(
+                    forward.auction,
+                    [(first + i, bytes(raw)) for i, raw in enumerate(message.events)],
+                )
+        told = replica is not None and forward.auction not in self._unsent
+        if (
+            replica is None
+            or forward.auction in self._hosts
+            or (told and replica.seq >= outcome.seq)
+        ):
             self._settle(forward, outcome, None)
             return
         # As on the owner, the client hears of the events before their answer:
         # the answer waits for this node's replica to fold them (and fan them out).
-        replica.learn(outcome.seq)
         self._parked.setdefault(forward.auction, []).append((outcome.seq, forward, outcome))
-        self._fetch_now(forward.auction)
+        if replica.seq < outcome.seq:
+            replica.learn(outcome.seq)
+            self._fetch_now(forward.auction)
 
     async def _refresh_owner(self, auction_id: str) -> None:
         with contextlib.suppress(JournalUnavailable):
             self._owners.update(await self.bus.owners([auction_id]))
         self._resend(auction_id)
 
-    def _resend(self, auction_id: str, *, after_death: bool = False) -> None:
-        """Send again the forwards of ``auction_id`` that wait for an owner (or,
-        after their owner died, those that may be resent)."""
+    def _resend(self, auction_id: str) -> None:
+        """Send the forwards of ``auction_id`` that wait for an owner (decide them
+        here if this node owns it now)."""
         for forward in list(self._forwards.values()):
             if forward.auction != auction_id:
                 continue
@@ -527,19 +547,23 @@ class ClusterRuntime(Runtime):
                 continue
             if forward.to is None:
                 self._send_forward(forward)
-            elif after_death:
-                if forward.resendable:
-                    self.cluster_stats.resent += 1
-                    self._send_forward(forward)
-                else:
-                    self._settle(
-                        forward,
-                        None,
-                        Unavailable(
-                            "the node deciding it stopped: it may or may not have been "
-                            "applied; look at the auction before you repeat it"
-                        ),
-                    )
+
+    def _orphaned(self, forward: _Forward) -> None:
+        """The node ``forward`` went to died before answering: a bidder's command
+        waits for the next owner (its bid_id makes a resend safe); an official's
+        is answered, since it may or may not have been applied."""
+        if forward.resendable:
+            self.cluster_stats.resent += 1
+            forward.to = None  # sent to the next owner as soon as it is known
+            return
+        self._settle(
+            forward,
+            None,
+            Unavailable(
+                "the node deciding it stopped: it may or may not have been applied; "
+                "look at the auction before you repeat it"
+            ),
+        )
 
     # ------------------------------------------------------------ following
     async def _follow(self, auction_id: str) -> bool:
@@ -577,12 +601,29 @@ class ClusterRuntime(Runtime):
             replica.behind_since = None
         if not events:
             return
-        for listener in list(self._listeners):
-            try:
-                listener(auction_id, first, events)
-            except Exception:  # a listener's bug must not break the follower
-                log.exception("listener failed for %s", auction_id)
-        self._release_parked(auction_id, replica.seq)
+        # Told once per loop turn, like the owner's group commit: the events of
+        # a burst of answers go to each socket as one frame, not one each.
+        unsent = self._unsent.get(auction_id)
+        if unsent is None:
+            self._unsent[auction_id] = (first, events)
+        else:
+            unsent[1].extend(events)
+        if not self._fanout_scheduled:
+            self._fanout_scheduled = True
+            asyncio.get_running_loop().call_soon(self._fan_out)
+
+    def _fan_out(self) -> None:
+        """Tell the listeners the replicas' new events, then send the answers
+        that waited for them (a client hears of its events before their answer)."""
+        self._fanout_scheduled = False
+        unsent, self._unsent = self._unsent, {}
+        for auction_id, (first, events) in unsent.items():
+            for listener in list(self._listeners):
+                try:
+                    listener(auction_id, first, events)
+                except Exception:  # a listener's bug must not break the follower
+                    log.exception("listener failed for %s", auction_id)
+            self._release_parked(auction_id, first + len(events) - 1)
 
     def _release_parked(self, auction_id: str, upto: int | None = None) -> None:
         """Send the answers that waited for the replica (all of them when ``upto`` is None)."""
@@ -777,10 +818,13 @@ class ClusterRuntime(Runtime):
                 )
         for dead in died:
             log.warning("node %s stopped answering: its auctions are taken over", dead)
-        for auction_id, owner in list(self._owners.items()):
-            if owner is not None and owner.node in died:
-                self._resend(auction_id, after_death=True)
+        for forward in list(self._forwards.values()):
+            if forward.to is not None and forward.to in died:
+                self._orphaned(forward)
         await self._rebalance()
+        # Forwards still waiting for an owner: the periodic check may know one now.
+        for auction_id in {f.auction for f in self._forwards.values() if f.to is None}:
+            self._resend(auction_id)
         # Ready: every active auction is owned or followed, and no replica has
         # had events waiting for long (a follower is always a few ms behind).
         lagging = self.lag()[1] > READY_LAG_MS
@@ -860,6 +904,7 @@ class ClusterRuntime(Runtime):
             # Nobody can append any more under an older epoch: the tail is final.
             replica = self._replicas[auction_id]
             self._fold(auction_id, await self.journal.read(auction_id, replica.seq))
+            self._fan_out()  # what the replica folded goes out before the owner's own
             replica = self._replicas[auction_id]
             self._hosts[auction_id] = _Hosted(
                 auction_id,

@@ -349,6 +349,8 @@ class Runtime:
         try:
             return await asyncio.wait_for(asyncio.shield(answered), self.command_timeout_s)
         except TimeoutError:
+            # Its answer may still come (and is then nobody's business): retrieve it.
+            answered.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise Unavailable(
                 "the journal did not confirm in time: retry with the same bid_id"
             ) from None

@@ -180,5 +180,12 @@ def test_quick_engine_run_end_to_end(tmp_path: Path) -> None:
 
 
 def test_every_benchmark_has_a_quick_mode() -> None:
-    assert {b.name for b in BENCHMARKS} == {"engine", "runtime", "journals", "fanout", "abuse"}
+    assert {b.name for b in BENCHMARKS} == {
+        "engine",
+        "runtime",
+        "journals",
+        "fanout",
+        "abuse",
+        "cluster",
+    }
     assert all(b.quick for b in BENCHMARKS)

@@ -235,3 +235,36 @@ async def test_a_node_whose_clock_is_off_owns_nothing(cluster: Nodes) -> None:
     )
     # It still serves them, as a follower: a command through it is forwarded.
     assert (await skewed.submit("c0", Pause(official="o"))).accepted
+
+
+async def test_a_bid_forwarded_to_a_dead_owner_goes_to_the_next_one(cluster: Nodes) -> None:
+    """The forwarder waits for whichever node takes the auction over (maybe a
+    third one), and sends the bid there: answered within the takeover, not
+    after the forward's timeout."""
+    nodes = [await cluster.start(f"node-{i}") for i in range(3)]
+    await eventually(lambda: all(len(n.live) == 3 for n in nodes), what="all registered")
+    for i in range(6):
+        await nodes[0].create(
+            open_spec(3, id=f"f{i}", start_at=now_ms(), open={"duration_s": 600, "decrement": 100})
+        )
+    for node in nodes:
+        for i in range(6):
+            await node.find(f"f{i}")
+    await eventually(
+        lambda: all(len(_owner(cluster.nodes, f"f{i}")) == 1 for i in range(6)), what="owners"
+    )
+    (owner,) = [n for n in cluster.nodes if n.hosted()][:1]
+    doomed = owner.hosted()
+    survivors = [n for n in cluster.nodes if n is not owner]
+    await eventually(lambda: all(owner.auction(a).state.seq >= 2 for a in doomed), what="open")
+    await cluster.kill(owner)
+    began = time.monotonic()
+    answers = await asyncio.gather(
+        *(
+            _bid(survivors[k % 2], auction_id, "b1", 99_000, f"orphan-{auction_id}")
+            for k, auction_id in enumerate(doomed)
+        )
+    )
+    took = time.monotonic() - began
+    assert all(a.accepted for a in answers), answers
+    assert took < NODE_TTL_MS / 1000 + 3, took  # not the 10 s of a forward's timeout
