@@ -152,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.set_defaults(run=_serve)
 
     swarm = sub.add_parser(
-        "swarm", help="load-test a server: N watchers, M bidders, bids at a fixed rate"
+        "swarm", help="load-test a server or a cluster: one auction, or a procurement day"
     )
     _swarm_arguments(swarm)
     swarm.set_defaults(run=_swarm)
@@ -549,7 +549,18 @@ def _shared_secrets(settings: Any) -> dict[str, str]:
 def _swarm_arguments(parser: argparse.ArgumentParser) -> None:
     """``underbid swarm``'s options (client.swarm is imported only when it runs)."""
     add = parser.add_argument
-    add("--url", default="http://127.0.0.1:8000", help="the server")
+    add(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="the server; a cluster's nodes (or independent servers) comma-separated",
+    )
+    add(
+        "--placement",
+        choices=("spread", "pinned"),
+        default="spread",
+        metavar="HOW",
+        help="spread (any node serves any auction) or pinned (each auction on its own node)",
+    )
     add("--token", default="", help="operator token (default: $UNDERBID_OPERATOR_TOKEN)")
     add("--auction", default="", metavar="ID", help="join this auction (default: create one)")
     add("--watchers", type=int, default=100, metavar="N", help="watcher connections")
@@ -565,6 +576,45 @@ def _swarm_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="AMOUNT",
         help="first bid, minor units (default: the largest allowed)",
     )
+    add(
+        "--profile",
+        default="",
+        metavar="NAME",
+        help="play a planned day of many auctions of every format (prozorro-day, formats, "
+        "or a profile file)",
+    )
+    add(
+        "--compression",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="time runs X times faster than the profile's day (default: the profile's)",
+    )
+    add("--scale", type=float, default=1.0, metavar="X", help="multiply the profile's auctions")
+    add(
+        "--seed",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="seed of the plan (default: the profile's)",
+    )
+    add("--plan-only", action="store_true", help="print the profile's plan and exit")
+    add(
+        "--slo",
+        default="",
+        metavar="THRESHOLDS",
+        help='pass/fail thresholds, e.g. "ack_p99<=5ms,deliver_p99<=50ms,errors=0"',
+    )
+    add("--chaos", default="", metavar="SPEC", help="kill nodes during the run: kill, at=20s,...")
+    add("--report", default="", metavar="DIR", help="write the report (HTML, plots, JSON) here")
+    add(
+        "--reconnect-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a dropped connection tries the nodes",
+    )
+    add("--timeout", type=float, default=10.0, metavar="S", help="seconds to wait for an answer")
     add("--json", metavar="PATH", help="write the figures as JSON (- = stdout)")
     add("--quiet", action="store_true", help="no progress lines")
 

@@ -1,12 +1,14 @@
-"""``underbid swarm``: many connections from one process, bids at a fixed rate.
+"""``underbid swarm``: many connections from one process, in two modes.
 
     underbid swarm --url http://127.0.0.1:8000 --watchers 1000 --bidders 10 \\
         --rate 100 --duration 30 [--auction ID] [--json PATH]
+    underbid swarm --url http://127.0.0.1:8000 --profile prozorro-day --compression 60 \\
+        --slo "ack_p99<=50ms,deliver_p99<=100ms,errors=0" --report results/day
 
-For more connections than Locust users can hold on a small machine: N
-watchers (lean WebSocket connections, a reader coroutine each, no queue) and M
-bidders (:class:`client.AuctionClient`), all in one asyncio loop (uvloop when
-installed).
+**The classic mode** (no ``--profile``) loads one open auction: N watchers
+(lean WebSocket connections, no task or queue each: :mod:`client.load.watchers`)
+and M bidders (:class:`~client.load.nodeclient.NodeClient`), all in one
+asyncio loop (uvloop when installed).
 
 - **Open loop.** Bid ``i`` is due at ``t0 + i / rate`` whatever happened to the
   others, and every latency is measured **from that scheduled time**, so a
@@ -24,8 +26,17 @@ installed).
   joins an existing open auction (absolute decrement) instead, bidding down
   from the lowest amount its bidders may bid.
 
-Progress goes to stderr once a second; the summary table to stdout at the end,
-and ``--json PATH`` (``-`` for stdout) writes the same figures for programs.
+**The planned mode** (``--profile``, :mod:`client.load.swarmplan`) replays a
+procurement day of mixed formats, as the Locust file's procurement day does.
+
+Both modes take several nodes (``--url A,B,C``: connections spread over
+them and resume on the next one after a drop), check every watcher's
+sequence numbers against an official reference stream, can kill nodes
+(``--chaos``), and end with the same report (:mod:`client.load.report`) and
+the same verdicts (``--slo``), which set the exit status. Progress goes to
+stderr once a second; the summary to stdout at the end; ``--json PATH``
+(``-`` for stdout) writes the figures for programs and ``--report DIR`` the
+report with its plots.
 """
 
 from __future__ import annotations
@@ -36,26 +47,36 @@ import contextlib
 import json
 import math
 import os
+import random
 import sys
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
-import msgspec
 
 from auction.core.errors import UnderbidError
-from client.rawws import RawWebSocket, masked_frame, upgrade_request
+from client.load.chaos import ChaosSpec, owner_counts, parse_chaos, restart_node, strike
+from client.load.figures import Histogram
+from client.load.nodeclient import NodeClient, account
+from client.load.nodes import Nodes, parse_nodes
+from client.load.players import FAILING_CODES
+from client.load.profile import load_profile
+from client.load.report import RunFigures, html_section, plots, standalone, summary_lines
+from client.load.slo import Threshold, Verdict, evaluate, parse_slo
+from client.load.streams import Reference, SeqTracker
+from client.load.watchers import Item, LeanWatcher, reconnect, resume, target
 from client.session import AuctionClient, BidResult, ConnectError
 
 START_VALUE = 10**12
 """Start value of the auctions the swarm creates (minor units): room for any run."""
 DEFAULT_RATE_LIMIT = 20
 """The server's default ``limits.messages_per_second`` per connection."""
-SUBPROTOCOL = "underbid.v1.msgpack"
 LATE_WARNING_MS = 10.0
 """The summary warns when the sender fell this far behind its timetable."""
 
@@ -65,65 +86,14 @@ class SwarmError(UnderbidError):
 
 
 # ----------------------------------------------------------------- figures
-class Histogram:
-    """Latencies (ms) in logarithmic buckets 1 % wide: constant memory, ~1 % error.
-
-    Values at or below ``floor_ms`` share the first bucket; percentiles are
-    nearest-rank over the buckets, reported as the bucket's upper edge (never
-    under the true value by more than one bucket). ``max`` is exact.
-    """
-
-    GROWTH = 1.01
-    """Each bucket is 1 % wider than the one before."""
-
-    def __init__(self, floor_ms: float = 0.01) -> None:
-        self.floor_ms = floor_ms
-        self.counts: Counter[int] = Counter()
-        self.count = 0
-        self.max = 0.0
-        self._log = math.log(self.GROWTH)
-
-    def add(self, ms: float) -> None:
-        index = 0 if ms <= self.floor_ms else 1 + int(math.log(ms / self.floor_ms) / self._log)
-        self.counts[index] += 1
-        self.count += 1
-        if ms > self.max:
-            self.max = ms
-
-    def percentile(self, q: float) -> float:
-        """The value under which ``q`` % of the samples fall (``nan`` when empty)."""
-        if not self.count:
-            return math.nan
-        rank = max(1, math.ceil(q / 100 * self.count))
-        seen = 0
-        for index in sorted(self.counts):
-            seen += self.counts[index]
-            if seen >= rank:
-                edge = self.floor_ms * self.GROWTH**index
-                return min(edge, self.max)
-        return self.max
-
-    def summary(self) -> dict[str, float | int | None]:
-        """count, p50, p99, p99.9 and max in ms (``None`` when there is no sample)."""
-        if not self.count:
-            return {"count": 0, "p50_ms": None, "p99_ms": None, "p999_ms": None, "max_ms": None}
-        return {
-            "count": self.count,
-            "p50_ms": self.percentile(50),
-            "p99_ms": self.percentile(99),
-            "p999_ms": self.percentile(99.9),
-            "max_ms": self.max,
-        }
-
-
 @dataclass
 class SwarmStats:
-    """Everything the swarm counts; the summary and ``--json`` are made from it."""
+    """Everything the classic swarm counts; the summary and ``--json`` are made from it."""
 
     watchers_up: int = 0
     """Watcher connections open now."""
     watchers_connected: int = 0
-    """Watcher connections welcomed during the run."""
+    """Watcher connections welcomed during the run (resumes not counted)."""
     watchers_failed: int = 0
     bidders_up: int = 0
     bids_due: int = 0
@@ -155,93 +125,11 @@ class _Bid:
     last: float = 0.0
 
 
-class _Amounts(msgspec.Struct):
-    type: str = ""
-    amount: int | None = None
-
-
-class _Item(msgspec.Struct):
-    seq: int = 0
-    event: _Amounts = msgspec.field(default_factory=_Amounts)
-
-
-class _Frame(msgspec.Struct):
-    """What a watcher reads of a server frame; everything else is skipped."""
-
-    type: str = ""
-    seq: int = 0
-    event: _Amounts | None = None
-    items: list[_Item] = msgspec.field(default_factory=list)
-
-
-_read_frame = msgspec.msgpack.Decoder(_Frame).decode
-
-
-# ---------------------------------------------------------------- watchers
-class LeanWatcher(RawWebSocket):
-    """One public watcher on a raw transport: no task, no queue, a few hundred bytes.
-
-    Does the handshake (``underbid.v1.msgpack``), says ``hello`` (with the
-    observer token), answers pings, and hands every event it reads to
-    :meth:`Swarm.on_events` with the time of the read. Server frames are not
-    fragmented (protocol v1: one message per frame); a fragment is a protocol
-    error here and ends the connection.
-    """
-
-    __slots__ = ("swarm", "welcomed")
-
-    def __init__(
-        self,
-        swarm: Swarm,
-        host: str,
-        port: int,
-        path: str,
-        hello: bytes,
-        welcomed: asyncio.Future[None],
-    ) -> None:
-        super().__init__(upgrade_request(host, port, path, SUBPROTOCOL), masked_frame(hello))
-        self.swarm = swarm
-        self.welcomed: asyncio.Future[None] | None = welcomed
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.welcomed is not None:
-            if not self.welcomed.done():
-                self.welcomed.set_exception(ConnectionError("closed before welcome"))
-        elif self.is_open:
-            self.swarm.stats.watchers_up -= 1
-        self.is_open = False
-        self.transport = None
-
-    def fail(self, why: str) -> None:
-        if self.welcomed is not None and not self.welcomed.done():
-            self.welcomed.set_exception(ConnectionError(why))
-        self.abort()
-
-    def on_close(self, code: int) -> None:
-        self.swarm.stats.closes[code] += 1
-        super().on_close(code)
-
-    def on_message(self, payload: bytes, now: float) -> None:
-        frame = _read_frame(payload)
-        if self.welcomed is not None:
-            if frame.type == "welcome":
-                self.welcomed.set_result(None)
-                self.welcomed = None
-                self.swarm.stats.watchers_up += 1
-                self.swarm.stats.watchers_connected += 1
-            elif frame.type == "error":
-                self.fail("refused after hello")
-            return
-        if frame.items:
-            self.swarm.on_events([item.event for item in frame.items], now)
-        elif frame.event is not None:
-            self.swarm.on_events([frame.event], now)
-
-
 # ------------------------------------------------------------------- swarm
 @dataclass
 class SwarmConfig:
     url: str = "http://127.0.0.1:8000"
+    """The server; several nodes comma-separated (``nodes`` takes precedence when given)."""
     token: str = ""
     """The operator token (or an official's of ``auction``)."""
     auction: str = ""
@@ -257,30 +145,45 @@ class SwarmConfig:
     first_amount: int = 0
     """The first bid's amount; 0: the largest the bidders may bid (from their views)."""
     progress: bool = True
+    nodes: Nodes | None = None
+    """The servers and the placement; default: ``url`` (its comma-separated list), spread."""
+    chaos: ChaosSpec | None = None
+    reconnect_s: float = 30.0
+    """How long a dropped connection tries the nodes before it gives up."""
+
+    def servers(self) -> Nodes:
+        return self.nodes if self.nodes is not None else Nodes(parse_nodes(self.url))
 
 
 class Swarm:
-    """One run: create or join the auction, connect, bid on a timetable, report."""
+    """One classic run: create or join the auction, connect, bid on a timetable, report."""
 
     def __init__(self, config: SwarmConfig, out: TextIO | None = sys.stderr) -> None:
         self.config = config
         self.out = out
+        self.nodes = config.servers()
         self.stats = SwarmStats()
+        self.run_figures = RunFigures()
+        """The figures the verdict and the report read (``open.ack``, ``open.deliver``...)."""
         self.auction_id = config.auction
         self.bids: dict[int, _Bid] = {}
         """Amount of each bid sent -> its timetable slot and deliveries."""
-        self.watchers: list[LeanWatcher] = []
+        self.watchers: set[LeanWatcher] = set()
         self.bidders: list[AuctionClient] = []
         self.first_amount = START_VALUE - 1
         self.step = 1
         self.started = time.perf_counter()
+        self.reference = Reference()
+        self.referee: NodeClient | None = None
+        self.offset_ms = 0.0
+        self.closing = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------- set up
     def _http(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.config.token}"} if self.config.token else {}
         return httpx.AsyncClient(
-            base_url=self.config.url, headers=headers, timeout=30, trust_env=False
+            base_url=self.nodes.home(0), headers=headers, timeout=30, trust_env=False
         )
 
     async def prepare(self) -> list[str]:
@@ -288,7 +191,7 @@ class Swarm:
         try:
             return await self._prepare()
         except httpx.HTTPError as exc:
-            raise SwarmError(f"cannot reach {self.config.url}: {exc}") from None
+            raise SwarmError(f"cannot reach {self.nodes.home(0)}: {exc}") from None
 
     async def _prepare(self) -> list[str]:
         config = self.config
@@ -299,7 +202,7 @@ class Swarm:
         bidder_ids = [f"b{i}" for i in range(config.bidders)]
         async with self._http() as http:
             if not self.auction_id:
-                self.auction_id = f"swarm-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+                self.auction_id = f"swarm-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
                 now = int(time.time() * 1000)
                 spec = swarm_spec(self.auction_id, max(2, config.bidders), now)
                 response = await http.post("/api/auctions", json=spec)
@@ -326,17 +229,60 @@ class Swarm:
     def _quoted(self) -> str:
         return urllib.parse.quote(self.auction_id, safe="")
 
+    async def follow(self) -> None:
+        """The official reference stream that tells the watchers' gaps from hidden events."""
+
+        def seen(seq: int, event: dict[str, Any]) -> None:
+            if event.get("type") == "resync":
+                self.reference.resync(seq)
+                self.reference.tracker.resync(seq)
+            elif self.reference.tracker.see(seq) != "duplicate":
+                self.reference.note(seq, str(event.get("type", "")))
+                at = event.get("at")
+                if isinstance(at, int):
+                    self.run_figures.late(self.auction_id, "open", at, client.server_now_ms())
+
+        self.reference.start(0)
+        client = NodeClient(
+            self.nodes.route(0, 0),
+            self.auction_id,
+            token=self.config.token,
+            reconnect_s=self.config.reconnect_s,
+            buffer_events=False,
+            on_event=seen,
+            max_backoff_s=1.0,
+        )
+        client.last_seq = 0
+        try:
+            await client.connect_any()
+            for _ in range(3):
+                await client.ping(timeout=5)
+        except Exception as exc:
+            self.stats.connect_errors[f"official: {type(exc).__name__}: {exc}"[:120]] += 1
+            return
+        self.referee = client
+        self.offset_ms = client.server_offset_ms
+
     async def connect_bidders(self, tokens: Sequence[str]) -> None:
         clients = [
-            AuctionClient(self.config.url, self.auction_id, token=t, buffer_events=False)
-            for t in tokens
+            NodeClient(
+                self.nodes.route(0, i),
+                self.auction_id,
+                token=t,
+                buffer_events=False,
+                reconnect_s=self.config.reconnect_s,
+                max_backoff_s=1.0,
+            )
+            for i, t in enumerate(tokens)
         ]
-        results = await asyncio.gather(*(c.connect() for c in clients), return_exceptions=True)
+        results = await asyncio.gather(*(c.connect_any() for c in clients), return_exceptions=True)
         limits: list[int] = []
         for client, result in zip(clients, results, strict=True):
             if isinstance(result, BaseException):
                 code = result.code if isinstance(result, ConnectError) else type(result).__name__
                 self.stats.connect_errors[f"bidder: {code}"] += 1
+                self.run_figures.count("connect_failures")
+                self.run_figures.count("errors")
                 continue
             self.bidders.append(client)
             lot = (client.view or {}).get("lots", [{}])[0]
@@ -351,45 +297,86 @@ class Swarm:
             self.first_amount = min(limits)
 
     async def connect_watchers(self) -> None:
-        """Open the watchers, ``connect_concurrency`` handshakes at a time."""
+        """Open the watchers, ``connect_concurrency`` handshakes at a time, over the nodes."""
+        for url in self.nodes.urls:
+            try:
+                target(url, self.auction_id)
+            except ValueError:
+                raise SwarmError("watchers speak plain ws:// (http://) only, not TLS") from None
         gate = asyncio.Semaphore(max(1, self.config.connect_concurrency))
-        parts = urllib.parse.urlsplit(AuctionClient(self.config.url, self.auction_id).url)
-        if parts.scheme != "ws" or parts.hostname is None:
-            raise SwarmError("watchers speak plain ws:// (http://) only, not TLS")
-        host, port = parts.hostname, parts.port or 80
-        hello = msgspec.msgpack.encode({"type": "hello", "token": self.observer_token})
-        loop = asyncio.get_running_loop()
 
-        async def one() -> None:
+        async def one(i: int) -> None:
             async with gate:
-                welcomed: asyncio.Future[None] = loop.create_future()
-                watcher = LeanWatcher(self, host, port, parts.path, hello, welcomed)
-                try:
-                    await asyncio.wait_for(loop.create_connection(lambda: watcher, host, port), 30)
-                    await asyncio.wait_for(welcomed, 30)
-                except Exception as exc:
-                    watcher.abort()
+                first = LeanWatcher(
+                    self,
+                    self.nodes.route(0, i),
+                    self.auction_id,
+                    self.observer_token,
+                    index=i,
+                    tracker=SeqTracker(self.reference),
+                )
+                started = time.perf_counter()
+                watcher, _, error = await reconnect(first, self.config.reconnect_s, first=True)
+                if watcher is None:
                     self.stats.watchers_failed += 1
-                    self.stats.connect_errors[f"watcher: {type(exc).__name__}: {exc}"[:120]] += 1
+                    self.run_figures.count("connect_failures")
+                    self.run_figures.count("errors")
+                    self.stats.connect_errors[f"watcher: {error}"[:120]] += 1
                     return
-                self.watchers.append(watcher)
+                elapsed = (time.perf_counter() - started) * 1000
+                self.run_figures.sample("connect", time.time() * 1000, elapsed)
+                self.watchers.add(watcher)
 
-        await asyncio.gather(*(one() for _ in range(self.config.watchers)))
+        await asyncio.gather(*(one(i) for i in range(self.config.watchers)))
 
-    def on_events(self, events: Sequence[_Amounts], now: float) -> None:
+    # ------------------------------------------------------- watcher sink
+    def welcomed(self, watcher: LeanWatcher, resumed: bool, seq: int, server_time: int) -> None:
+        self.stats.watchers_up += 1
+        if resumed:
+            self.run_figures.count("resumed")
+        else:
+            self.stats.watchers_connected += 1
+
+    def events(self, watcher: LeanWatcher, items: Sequence[Item], now: float) -> None:
         """A watcher read these events at ``now`` (``time.perf_counter()``)."""
         stats = self.stats
         bids = self.bids
-        for event in events:
+        figures = self.run_figures
+        for item in items:
+            if not figures.judge(watcher.tracker, item.seq):
+                continue
             stats.events += 1
+            figures.count("deliveries")
+            if item.seq <= watcher.replay_until:
+                figures.count("replayed")
+            event = item.event
             if event.type != "bid_placed" or event.amount is None:
                 continue
             bid = bids.get(event.amount)
             if bid is None:
                 continue
-            stats.delivery.add((now - bid.due) * 1000)
+            late = (now - bid.due) * 1000
+            stats.delivery.add(late)
+            figures.sample("open.deliver", time.time() * 1000, late)
             bid.reached += 1
             bid.last = now
+
+    def dropped(self, watcher: LeanWatcher, code: int | None) -> None:
+        self.stats.watchers_up -= 1
+        if code is not None:
+            self.stats.closes[code] += 1
+        if not self.closing.is_set() and watcher in self.watchers:
+            self.watchers.discard(watcher)
+            self._spawn(self._resume(watcher))
+
+    async def _resume(self, old: LeanWatcher) -> None:
+        new = await resume(old, self.run_figures, self.config.reconnect_s, self.closing)
+        if new is None:
+            return
+        if self.closing.is_set():
+            new.abort()
+        else:
+            self.watchers.add(new)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -398,13 +385,39 @@ class Swarm:
 
     # ---------------------------------------------------------- running
     async def _bid(self, client: AuctionClient, amount: int, due: float) -> None:
+        figures = self.run_figures
+        figures.count("open.commands")
+        figures.count("requests")
+        drops = getattr(client, "drops", 0)
+        failed_at = None
+        if isinstance(client, NodeClient) and not client.connected:
+            failed_at = client.dropped_at_ms  # sent while its connection is down
         result: BidResult = await client.bid(amount, timeout=10)
+        if isinstance(client, NodeClient) and client.drops != drops and failed_at is None:
+            failed_at = client.dropped_at_ms
+        while result.code == "unavailable" and time.perf_counter() - due < 10:
+            failed_at = failed_at or int(time.time() * 1000)
+            figures.count("open.failed.unavailable")
+            figures.count("errors")
+            await asyncio.sleep(0.1)
+            result = await client.bid(amount, bid_id=result.bid_id, timeout=10)
+        late = (time.perf_counter() - due) * 1000
         if result.ok:
             self.stats.acked += 1
+            figures.count("open.acks")
         else:
             self.stats.rejected[result.code] += 1
             self.bids.pop(amount, None)
-        self.stats.ack.add((time.perf_counter() - due) * 1000)
+            if result.code in FAILING_CODES:
+                figures.count(f"open.failed.{result.code}")
+                figures.count("errors")
+            else:
+                figures.count(f"open.rejected.{result.code}")
+        self.stats.ack.add(late)
+        if result.code not in ("timeout", "closed"):
+            figures.sample("open.ack", time.time() * 1000, late)
+        if failed_at is not None and result.code not in ("timeout", "closed"):
+            figures.recovered(self.auction_id, "open", failed_at, int(time.time() * 1000))
 
     async def bid_on_timetable(self) -> None:
         """Open loop: bid ``i`` at ``t0 + i / rate``; never early, never skipped."""
@@ -426,6 +439,24 @@ class Swarm:
             self.bids[amount] = _Bid(due)
             self.stats.bids_sent += 1  # counted now: drain() waits for every answer
             self._spawn(self._bid(self.bidders[i % len(self.bidders)], amount, due))
+
+    async def chaos(self, spec: ChaosSpec) -> None:
+        """Kill nodes on the chaos spec's schedule, within the bidding."""
+        rng = random.Random("chaos:swarm")
+        t0 = self.run_figures.t0_ms
+        for at in spec.times(self.config.duration):
+            await asyncio.sleep(max(0.0, at - (time.time() * 1000 - t0) / 1000))
+            owners = None
+            if spec.owner:
+                urls, token, ids = self.nodes.urls, self.config.token, {self.auction_id}
+                owners = await asyncio.to_thread(owner_counts, urls, token, ids)
+            kill = await asyncio.to_thread(strike, spec, self.nodes.urls, rng, t0, owners)
+            self.run_figures.ledger.kills.append(kill)
+            what = "killed" if kill.ok else "could not kill"
+            self._say(f"swarm: {what} {kill.node}: {kill.how}")
+            if kill.ok and spec.restart:
+                await asyncio.sleep(spec.restart_after)
+                await asyncio.to_thread(restart_node, spec, kill.node)
 
     async def report_progress(self) -> None:
         """A line a second: connections up, bids sent/acked/rejected, events received."""
@@ -461,21 +492,33 @@ class Swarm:
                 self.stats.last_watcher.add((bid.last - bid.due) * 1000)
             elif watchers:
                 self.stats.incomplete += 1
+        for watcher in self.watchers:
+            watcher.tracker.settle(final=True)
+            self.run_figures.count("unverified", watcher.tracker.unverified)
 
     async def close(self) -> None:
+        self.closing.set()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for client in self.bidders:
+            account(client, self.run_figures)
         await asyncio.gather(*(c.close() for c in self.bidders), return_exceptions=True)
-        for watcher in self.watchers:
+        if self.referee is not None:
+            account(self.referee, self.run_figures, resumed=False)
+            await self.referee.close()
+        for watcher in list(self.watchers):
             watcher.abort()
 
     async def run(self) -> SwarmStats:
         config = self.config
+        self.run_figures.t0_ms = int(time.time() * 1000)
+        self.run_figures.chaos = config.chaos is not None
         tokens = await self.prepare()
         self._say(
-            f"swarm: auction {self.auction_id} at {config.url}: {config.watchers} watchers, "
-            f"{config.bidders} bidders, {config.rate:g} bids/s for {config.duration:g} s"
+            f"swarm: auction {self.auction_id} at {', '.join(self.nodes.urls)}: "
+            f"{config.watchers} watchers, {config.bidders} bidders, {config.rate:g} bids/s "
+            f"for {config.duration:g} s"
         )
         per_connection = config.rate / max(1, config.bidders)
         if per_connection > DEFAULT_RATE_LIMIT:
@@ -486,8 +529,11 @@ class Swarm:
             )
         progress = asyncio.get_running_loop().create_task(self.report_progress())
         try:
+            await self.follow()
             await self.connect_bidders(tokens)
             await self.connect_watchers()
+            if config.chaos is not None:
+                self._spawn(self.chaos(config.chaos))
             await self.bid_on_timetable()
             await self.drain()
             self.settle()
@@ -504,9 +550,10 @@ class Swarm:
 
     def figures(self) -> dict[str, Any]:
         s = self.stats
+        c = self.run_figures.counts
         return {
             "auction": self.auction_id,
-            "url": self.config.url,
+            "url": ",".join(self.nodes.urls),
             "watchers": self.config.watchers,
             "watchers_connected": s.watchers_connected,
             "watchers_open_at_end": s.watchers_at_end,
@@ -527,6 +574,11 @@ class Swarm:
             ),
             "incomplete": s.incomplete,
             "sender_late_max_ms": s.late_ms,
+            "gaps": c["gaps"],
+            "duplicates": c["duplicates"],
+            "resyncs": c["resyncs"],
+            "reconnects": c["reconnects"],
+            "kills": len(self.run_figures.kills()),
             "ack": s.ack.summary(),
             "delivery": s.delivery.summary(),
             "bid_to_last_watcher": s.last_watcher.summary(),
@@ -621,11 +673,56 @@ def _raise_open_files(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _write_report(
+    folder: str,
+    figures: RunFigures,
+    verdict: Verdict | None,
+    title: str,
+    lines: list[str],
+    data: dict[str, Any],
+) -> None:
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    images = plots(figures)
+    (out / "report.html").write_text(
+        standalone(html_section(figures, verdict, title, images), title), encoding="utf-8"
+    )
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "figures.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    for fmt, png in images.items():
+        (out / f"latency-{fmt}.png").write_bytes(png)
+
+
+def _metrics(figures: RunFigures) -> dict[str, float]:
+    return {k: v for k, v in figures.metrics().items() if not math.isnan(v)}
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if args.json == "-":
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        print(text, file=sys.stderr)
+    else:
+        print(text)
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2)
+                fh.write("\n")
+
+
 def run(args: argparse.Namespace) -> int:
-    """``underbid swarm``: run, print the summary, write ``--json``."""
+    """``underbid swarm``: run, print the summary, write ``--json`` and ``--report``."""
+    nodes = Nodes(parse_nodes(args.url), args.placement)
+    thresholds: tuple[Threshold, ...] = parse_slo(args.slo) if args.slo else ()
+    chaos = parse_chaos(args.chaos, len(nodes.urls)) if args.chaos else None
+    token = args.token or os.environ.get("UNDERBID_OPERATOR_TOKEN", "")
+    if args.reconnect_timeout <= 0 or args.timeout <= 0:
+        raise SwarmError("need --reconnect-timeout > 0 and --timeout > 0")
+    if args.profile or args.plan_only:
+        return _run_plan(args, nodes, thresholds, chaos, token)
     config = SwarmConfig(
         url=args.url,
-        token=args.token or os.environ.get("UNDERBID_OPERATOR_TOKEN", ""),
+        token=token,
         auction=args.auction,
         watchers=args.watchers,
         bidders=args.bidders,
@@ -635,6 +732,9 @@ def run(args: argparse.Namespace) -> int:
         drain_s=args.drain,
         first_amount=args.first_amount,
         progress=not args.quiet,
+        nodes=nodes,
+        chaos=chaos,
+        reconnect_s=args.reconnect_timeout,
     )
     no_bidders = config.bidders < 1 and config.rate > 0  # --rate 0: watchers only
     if (
@@ -652,19 +752,83 @@ def run(args: argparse.Namespace) -> int:
     from auction.runtime.loop import run as run_loop
 
     run_loop(swarm.run())
+    verdict = evaluate(thresholds, swarm.run_figures.metrics()) if thresholds else None
     figures = swarm.figures()
-    text = summary_table(figures)
-    if args.json == "-":
-        json.dump(figures, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        print(text, file=sys.stderr)
-    else:
-        print(text)
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(figures, fh, indent=2)
-                fh.write("\n")
+    figures["metrics"] = _metrics(swarm.run_figures)
+    lines = [summary_table(figures), ""]
+    lines += summary_lines(swarm.run_figures, verdict, "")[2:]
+    text = "\n".join(lines)
+    _emit(args, figures, text)
+    if args.report:
+        _write_report(
+            args.report,
+            swarm.run_figures,
+            verdict,
+            f"underbid swarm: {swarm.auction_id}",
+            lines,
+            figures,
+        )
+    if verdict is not None:
+        return verdict.exit_code
     return 0 if swarm.stats.bids_sent or config.rate == 0 else 1
+
+
+def _run_plan(
+    args: argparse.Namespace,
+    nodes: Nodes,
+    thresholds: tuple[Threshold, ...],
+    chaos: ChaosSpec | None,
+    token: str,
+) -> int:
+    from auction.runtime.loop import run as run_loop
+    from client.load.swarmplan import PlanConfig, PlanSwarm
+
+    if not args.profile:
+        raise SwarmError("--plan-only prints a profile's plan: give --profile NAME or FILE")
+    if args.auction:
+        raise SwarmError("--auction joins one auction, --profile plans its own: give one of them")
+    config = PlanConfig(
+        nodes=nodes,
+        token=token,
+        profile=load_profile(args.profile),
+        compression=args.compression or None,
+        scale=args.scale,
+        seed=None if args.seed < 0 else args.seed,
+        chaos=chaos,
+        reconnect_s=args.reconnect_timeout,
+        timeout_s=args.timeout,
+        progress=not args.quiet,
+    )
+    swarm = PlanSwarm(config, sys.stderr if config.progress else None)
+    if args.plan_only:
+        print("\n".join(swarm.make_plan().summary()))
+        return 0
+    if not token:
+        raise SwarmError("the swarm needs the operator token: --token or UNDERBID_OPERATOR_TOKEN")
+    plan = swarm.make_plan()
+    _raise_open_files(len(plan.seats) + len(plan.windows) + len(plan.auctions) + 64)
+    figures = run_loop(swarm.run())
+    verdict = evaluate(thresholds, figures.metrics()) if thresholds else None
+    assert swarm.plan is not None
+    title = f"underbid swarm: {swarm.plan.run_id}"
+    lines = [*summary_lines(figures, verdict, title), swarm.coverage()]
+    data = {
+        "plan": swarm.plan.run_id,
+        "profile": swarm.plan.profile.name,
+        "compression": swarm.plan.clock.compression,
+        "auctions": len(swarm.plan.auctions),
+        "metrics": _metrics(figures),
+        "counts": dict(figures.counts),
+        "kills": [vars(k) for k in figures.kills()],
+        "coverage": swarm.coverage(),
+        "connect_errors": dict(swarm.stats.connect_errors),
+    }
+    _emit(args, data, "\n".join(lines))
+    if args.report:
+        _write_report(args.report, figures, verdict, title, lines, data)
+    if verdict is not None:
+        return verdict.exit_code
+    return 0 if swarm.stats.seats_done or not swarm.plan.seats else 1
 
 
 __all__ = [

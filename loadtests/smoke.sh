@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Locust smoke test (CI runs it from .ci/run): start `underbid serve` on a free
 # port of 127.0.0.1 with its default journal (SQLite, in a temporary --data
-# directory), run a few bidders and watchers
-# headless for a few seconds, and fail if any request failed or none was made.
+# directory), run a few bidders and watchers headless for a few seconds, and
+# fail if any request failed, none was made, or no bid or no event delivery
+# was reported.
 #
 #   loadtests/smoke.sh [USERS] [SECONDS]        # default 4 users for 5 s
 set -euo pipefail
@@ -61,9 +62,9 @@ if int(total["Failure Count"]):
     problems.append(f"{total['Failure Count']} requests failed")
 if not int(total["Request Count"]):
     problems.append("no request was made")
-for kind in ("bid", "event"):
+for kind, what in (("open", "bid of the open auction"), ("event", "event delivery")):
     if kind not in kinds:
-        problems.append(f"no {kind} request was made")
+        problems.append(f"no {what} was reported")
 if problems:
     sys.exit("locust smoke test failed: " + "; ".join(problems))
 print(f"locust smoke test passed: {total['Request Count']} requests, 0 failures")
