@@ -14,11 +14,16 @@ told (``slow_consumer``) and disconnected (:mod:`gateway.ws`), so a slow
 client never grows the server's memory nor delays the others.
 
 The hub also keeps the last ``history`` durable events of each auction so a
-client that reconnects with its last seq gets exactly what it missed.
+client that reconnects with its last seq gets exactly what it missed. A client
+may resume on a node a few events behind the one it left (a follower reads the
+journal a moment after the owner wrote it): :meth:`Hubs.reached` lets the
+welcome wait for this node to catch up, so no event is ever sent twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import deque
 from typing import Any, Protocol
 
@@ -57,6 +62,8 @@ class Hubs:
         """Durable events kept per auction for reconnecting clients."""
         self.groups: dict[str, dict[Group, set[Subscriber]]] = {}
         self.recent: dict[str, deque[tuple[int, Event]]] = {}
+        self.waiting: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+        """Resuming clients waiting for this node to reach their ``last_seq``."""
         self.stats = {"deliveries": 0, "frames_encoded": 0, "slow_consumers": 0}
         runtime.subscribe(self.on_durable)
 
@@ -83,18 +90,46 @@ class Hubs:
         return sum(len(m) for groups in self.groups.values() for m in groups.values())
 
     def missed(self, auction_id: str, last_seq: int, upto: int) -> list[tuple[int, Event]] | None:
-        """Events ``last_seq < seq <= upto`` from memory, or None if some are too old."""
-        if last_seq >= upto:
+        """Events ``last_seq < seq <= upto`` from memory, or None if some are too old
+        (or ``last_seq`` is past ``upto``: a client that saw more than this node holds)."""
+        if last_seq > upto:
+            return None  # ahead of this node: not replayable (the caller resyncs)
+        if last_seq == upto:
             return []
         recent = self.recent.get(auction_id)
         if not recent or recent[0][0] > last_seq + 1:
             return None
         return [(seq, ev) for seq, ev in recent if last_seq < seq <= upto]
 
+    def reached(self, auction_id: str, seq: int) -> asyncio.Future[None]:
+        """Done once this node has had the events of ``auction_id`` up to ``seq``
+        durable (a follower a few events behind a client that resumes from
+        another node). The caller bounds the wait and cancels the future."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = self.waiting.setdefault(auction_id, [])
+        waiting.append((seq, future))
+        future.add_done_callback(lambda _: self._forget(auction_id, seq, future))
+        return future
+
+    def _forget(self, auction_id: str, seq: int, future: asyncio.Future[None]) -> None:
+        waiting = self.waiting.get(auction_id)
+        if waiting is None:
+            return
+        with contextlib.suppress(ValueError):
+            waiting.remove((seq, future))
+        if not waiting:
+            del self.waiting[auction_id]
+
     def on_durable(self, auction_id: str, first_seq: int, events: list[Event]) -> None:
         recent = self.recent.setdefault(auction_id, deque(maxlen=self.history))
         numbered = list(enumerate(events, start=first_seq))
         recent.extend(numbered)
+        waiting = self.waiting.get(auction_id)
+        if waiting:
+            upto = first_seq + len(events) - 1
+            for seq, future in list(waiting):
+                if seq <= upto and not future.done():
+                    future.set_result(None)
         groups = self.groups.get(auction_id)
         if not groups:
             return

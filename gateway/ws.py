@@ -85,6 +85,9 @@ HELLO_TIMEOUT_S: Final = 10.0
 """A connection that has not sent ``hello`` this long after the handshake is closed."""
 CLOSE_GRACE_S: Final = 5.0
 """After a close, how long the frames before it may take to drain (a stuck client: no longer)."""
+RESUME_CATCH_UP_S: Final = 2.0
+"""How long a resume waits for this node to reach the client's ``last_seq`` (a
+follower a moment behind the node the client left) before it resyncs instead."""
 SLOW_CONSUMER_CLOSE: Final = p.SLOW_CONSUMER
 
 PATH: Final = re.compile(r"/ws/auctions/([^/?#]+)")
@@ -601,8 +604,35 @@ class AuctionSocket(asyncio.Protocol):
             return
         self.role, self.bidder = claims
         self.group = (self.role, self.codec, bool(self.wbits))
-        runtime = self.gateway.runtime
         self.state = WELCOMING
+        last_seq = hello.last_seq
+        try:
+            behind = last_seq is not None and last_seq > self.gateway.runtime.durable_seq(
+                self.auction_id
+            )
+        except (Unavailable, NotHosted):
+            return self._unavailable()
+        if behind:
+            assert last_seq is not None
+            waiting = self.gateway.hubs.reached(self.auction_id, last_seq)
+            task = asyncio.get_running_loop().create_task(
+                self._catch_up_then_welcome(hello, waiting)
+            )
+            task.add_done_callback(_log_failure)
+            return None
+        return self._prepare_welcome(hello)
+
+    async def _catch_up_then_welcome(self, hello: p.Hello, waiting: asyncio.Future[None]) -> None:
+        """This node holds fewer events than the client saw elsewhere: wait (a
+        moment at most) until it has them all, so the resume replays nothing twice.
+        A ``last_seq`` still ahead after the wait gets a resync (``welcome``)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiting, RESUME_CATCH_UP_S)
+        if self.state == WELCOMING:
+            self._prepare_welcome(hello)
+
+    def _prepare_welcome(self, hello: p.Hello) -> None:
+        runtime = self.gateway.runtime
         try:
             auction = runtime.auction(self.auction_id)
             seq = auction.state.seq  # decided so far; durable before the welcome goes

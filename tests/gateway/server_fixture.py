@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -184,9 +185,29 @@ async def live_server(
     finally:
         server.should_exit = True
         try:
-            await asyncio.wait_for(task, STOP_TIMEOUT_S)
+            await _stopped(task)
         finally:
             sock.close()
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Wait for the server's task to end; past the timeout, fail naming every task
+    still pending and where it waits (a stop that hangs is a bug to find)."""
+    done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+    if done:
+        await task
+        return
+    stuck = []
+    for pending in asyncio.all_tasks():
+        if pending is asyncio.current_task():
+            continue
+        where = io.StringIO()
+        pending.print_stack(file=where)
+        stuck.append(where.getvalue())
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    raise AssertionError(f"the server did not stop in {STOP_TIMEOUT_S} s:\n" + "\n".join(stuck))
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:

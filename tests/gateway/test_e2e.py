@@ -582,6 +582,51 @@ async def test_resync_when_the_missed_events_are_too_old() -> None:
         assert watcher.seqs == sorted(set(watcher.seqs))
 
 
+async def test_a_resume_from_ahead_of_this_node_waits_for_it_and_repeats_nothing(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client may resume on a node a few events behind the one it left (a
+    follower reads the journal a moment after the owner wrote it). The welcome
+    waits until this node has every event the client saw, so nothing is sent
+    twice; a ``last_seq`` this node never reaches gets a resync, not replays."""
+    aid = await start_open(server, "ahead")
+    b1 = await server.connect(aid, await server.issue(aid, bidder="b1"))
+    await opened(server, aid)
+    assert (await b1.bid(99_000)).ok
+    await eventually(lambda: durable_seq(server, aid) == b1.last_seq, what="this node")
+    now = durable_seq(server, aid)
+
+    ws = await raw(server, aid)
+    try:
+        await hello(ws, last_seq=now + 1)  # it saw one event more, elsewhere
+        with pytest.raises(TimeoutError):
+            await recv(ws, timeout=0.3)  # no welcome while this node is behind it
+        assert (await b1.bid(98_000)).ok
+        welcome = await recv(ws)
+        assert isinstance(welcome, p.Welcome) and welcome.seq > now
+        if welcome.seq > now + 1:  # what came after its last_seq, and nothing before
+            replay = await recv(ws)
+            assert isinstance(replay, p.EventsMessage)
+            assert [item.seq for item in replay.items] == list(range(now + 2, welcome.seq + 1))
+        assert (await b1.bid(97_000)).ok
+        live = await recv(ws)
+        assert isinstance(live, p.EventsMessage) and live.items[0].seq == welcome.seq + 1
+    finally:
+        await ws.close()
+
+    monkeypatch.setattr(gateway_ws, "RESUME_CATCH_UP_S", 0.2)
+    ws = await raw(server, aid)
+    try:
+        await hello(ws, last_seq=now + 1_000)  # a stream this auction never had
+        resync = await recv(ws)
+        welcome = await recv(ws)
+        latest = durable_seq(server, aid)
+        assert isinstance(resync, p.Resync) and resync.seq == latest
+        assert isinstance(welcome, p.Welcome) and welcome.seq == latest
+    finally:
+        await ws.close()
+
+
 # --------------------------------------------------------- commands and acks
 async def test_every_rejection_path_over_the_wire(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch
