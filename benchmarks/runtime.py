@@ -290,8 +290,9 @@ async def latency_of(journal: Journal, rate: float, seconds: float, node_id: str
 
 async def bare_latency(url: str, rate: float, seconds: float, size: int) -> list[float]:
     # One XADD per arrival, open loop: when the machine stalls, more than redis-py's
-    # default 100 pooled connections can be in flight at once.
-    client = Redis.from_url(url, max_connections=10_000)
+    # default 100 pooled connections can be in flight at once, and hundreds of
+    # connects at once can outlast redis-py's default 5 s connect timeout (8.x).
+    client = Redis.from_url(url, max_connections=10_000, socket_connect_timeout=60)
     payload = b"x" * size
     await client.ping()
 
