@@ -74,6 +74,9 @@ Answer = Callable[[Outcome, RuntimeError_ | None], None]
 
 READY_LAG_MS = 2_000
 """A node is not ready while a replica has had events waiting this long."""
+OWNER_ASK_S = 0.2
+"""A forward waiting for an owner reads who it is at most this often (the
+periodic check reads every owner every 2 s besides)."""
 
 
 # ------------------------------------------------------------ the messages
@@ -231,6 +234,10 @@ class ClusterRuntime(Runtime):
         self._parked: dict[str, list[tuple[int, _Forward, Outcome]]] = {}
         """Answers waiting for the replica to reach their seq, by auction."""
         self._fetching: set[str] = set()
+        self._refollowing: set[str] = set()
+        """Auctions this node was fenced from, their replica being read again."""
+        self._owner_asked: dict[str, float] = {}
+        """time.monotonic() when each auction's owner was last read for a waiting forward."""
         self._unsent: dict[str, tuple[int, list[Any]]] = {}
         """Folded events not told to the listeners yet (they are, at the end of the loop turn)."""
         self._fanout_scheduled = False
@@ -280,6 +287,8 @@ class ClusterRuntime(Runtime):
         replica = self._replicas.get(auction_id)
         if replica is not None and auction_id not in self._hosts:
             return replica.auction
+        if auction_id in self._refollowing and auction_id not in self._hosts:
+            raise Unavailable(f"auction {auction_id} is being read again from the journal: retry")
         return super().auction(auction_id)
 
     def durable_seq(self, auction_id: str) -> int:
@@ -357,7 +366,7 @@ class ClusterRuntime(Runtime):
         if owned and auction_id not in self._handing_off:
             super().decide_then(auction_id, command, answer)
             return
-        if not owned and auction_id not in self._replicas:
+        if not owned and auction_id not in self._replicas and auction_id not in self._refollowing:
             super().decide_then(auction_id, command, answer)  # not hosted, archived...
             return
         # Followed, or being handed over (it waits for the next owner): forward.
@@ -381,6 +390,8 @@ class ClusterRuntime(Runtime):
         waiting = owner is None or owner == self.node_id or forward.auction in self._handing_off
         if waiting or owner not in self.live:
             forward.to = None  # sent when a live owner is known (an acquired notice)
+            if owner is None and forward.auction not in self._handing_off:
+                self._ask_owner(forward.auction)
             return
         forward.to = owner
         message = _Command(
@@ -526,6 +537,18 @@ class ClusterRuntime(Runtime):
             replica.learn(outcome.seq)
             self._fetch_now(forward.auction)
 
+    def _ask_owner(self, auction_id: str) -> None:
+        """Read the owner of ``auction_id`` now (at most every OWNER_ASK_S): a
+        forward waiting for an owner that this node missed the notice of (it was
+        fenced after the new owner announced itself) goes out in a round trip,
+        not at the next periodic check."""
+        now = time.monotonic()
+        if now - self._owner_asked.get(auction_id, -OWNER_ASK_S) < OWNER_ASK_S:
+            return
+        self._owner_asked[auction_id] = now
+        task = asyncio.get_running_loop().create_task(self._refresh_owner(auction_id))
+        task.add_done_callback(_logged)
+
     async def _refresh_owner(self, auction_id: str) -> None:
         with contextlib.suppress(JournalUnavailable):
             self._owners.update(await self.bus.owners([auction_id]))
@@ -570,6 +593,8 @@ class ClusterRuntime(Runtime):
         """Load a replica from the journal; False if there is no such auction."""
         if auction_id in self._replicas or auction_id in self._hosts:
             return True
+        if auction_id in self._refollowing:
+            return True  # _refollow loads it (and tells the listeners what they missed)
         auction = await _read_back(self.journal, auction_id)
         if auction is None:
             return False
@@ -955,9 +980,13 @@ class ClusterRuntime(Runtime):
     def _lost(self, host: _Hosted) -> None:
         """Fenced: another node writes it now. Follow it again from the journal
         (the in-memory state may hold what never became durable)."""
-        self._owners.pop(host.id, None)
+        owner = self._owners.get(host.id)
+        if owner is None or owner.node == self.node_id:
+            self._owners.pop(host.id, None)  # else it names the newer writer already
         self._replicas.pop(host.id, None)
-        asyncio.get_running_loop().create_task(self._refollow(host.id, host.durable_seq))
+        self._refollowing.add(host.id)  # its commands are forwarded meanwhile
+        task = asyncio.get_running_loop().create_task(self._refollow(host.id, host.durable_seq))
+        task.add_done_callback(lambda _: self._refollowing.discard(host.id))
 
     async def _refollow(self, auction_id: str, told: int) -> None:
         """Reload a replica and tell the listeners what they have not heard since
@@ -982,6 +1011,12 @@ class ClusterRuntime(Runtime):
                     except Exception:
                         log.exception("listener failed for %s", auction_id)
             return
+
+
+def _logged(task: asyncio.Task[None]) -> None:
+    """A background task's bug goes to the log (not "exception never retrieved")."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())
 
 
 async def _read_back(journal: Journal, auction_id: str) -> Auction | None:

@@ -23,6 +23,7 @@ from auction.core.commands import Pause
 from auction.core.events import Event, decode_event
 from auction.runtime.bus import RedisBus
 from auction.runtime.cluster import ClusterRuntime
+from auction.runtime.host import Unavailable
 from auction.runtime.redis import RedisJournal
 from tests.factories import open_spec
 from tests.redis_server import RedisServer
@@ -114,11 +115,14 @@ async def _same_as_the_journal(*nodes: ClusterRuntime, auction_id: str) -> None:
     async def settled() -> bool:
         events = [decode_event(d) for _, d in await journal.read(auction_id)]
         want = Auction.replay(spec, events).state_hash()
-        return all(
-            n.auction(auction_id).state.seq == len(events)
-            and n.auction(auction_id).state_hash() == want
-            for n in nodes
-        )
+        try:
+            return all(
+                n.auction(auction_id).state.seq == len(events)
+                and n.auction(auction_id).state_hash() == want
+                for n in nodes
+            )
+        except Unavailable:  # a node reading it again from the journal
+            return False
 
     deadline = time.monotonic() + 10
     while not await settled():
@@ -268,3 +272,38 @@ async def test_a_bid_forwarded_to_a_dead_owner_goes_to_the_next_one(cluster: Nod
     took = time.monotonic() - began
     assert all(a.accepted for a in answers), answers
     assert took < NODE_TTL_MS / 1000 + 3, took  # not the 10 s of a forward's timeout
+
+
+async def test_a_fenced_owner_sends_its_commands_to_the_node_that_fenced_it(
+    cluster: Nodes,
+) -> None:
+    """A node taken over while it still runs (it stalled past its lifetime, and
+    the other stole its lease) learns it at its next append: fenced. From then
+    on it forwards what its clients send to whoever owns the auction, and a
+    command that arrives while it reads the auction again is forwarded too."""
+    a = await cluster.start("node-a")
+    b = await cluster.start("node-b")
+    await eventually(lambda: len(a.live) == len(b.live) == 2, what="both registered")
+    await a.create(
+        open_spec(3, id="fence", start_at=now_ms(), open={"duration_s": 600, "decrement": 100})
+    )
+    await b.find("fence")
+
+    def settled() -> bool:  # at the node both assign it to, and nothing moving
+        busy = a._taking | b._taking | a._handing_off | b._handing_off
+        target = a._target("fence")
+        return target == b._target("fence") and _owner([a, b], "fence") == [target] and not busy
+
+    await eventually(settled, what="one owner, nothing moving")
+    old, new = (a, b) if "fence" in a.hosted() else (b, a)
+    await eventually(lambda: old.auction("fence").state.seq >= 2, what="bidding open")
+    assert (await _bid(old, "fence", "b1", 99_000, "before")).accepted
+
+    await new._take("fence", dead=old.node_id)  # as when it took the old one for dead
+    assert "fence" in new.hosted() and new.cluster_stats.steals == 1
+    with contextlib.suppress(Unavailable):  # its own append is refused: "retry"
+        await _bid(old, "fence", "b2", 98_000, "fenced")
+    again = await _bid(old, "fence", "b2", 98_000, "fenced")
+    assert again.accepted, again
+    await _same_as_the_journal(new, old, auction_id="fence")
+    assert old.cluster_stats.forward_timeouts == 0
