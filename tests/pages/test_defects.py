@@ -13,6 +13,7 @@ and the languages. The chart's points are checked against the journal
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -651,6 +652,7 @@ async def test_a_ukrainian_browser_gets_ukrainian_with_its_numbers_and_a_switch(
 async def test_the_phone_dashboard_neither_clips_nor_stacks_banners(stage: Stage) -> None:
     """Was: the ranking clipped amounts and its header ("Amo…") with no sign it
     scrolls; three banners stacked."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import expect
 
     page = await stage.page(
@@ -665,11 +667,14 @@ async def test_the_phone_dashboard_neither_clips_nor_stacks_banners(stage: Stage
              .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent)"""
     )
     assert clipped == [], clipped
-    wraps = await page.evaluate(
-        """() => [...document.querySelectorAll('.table-wrap')]
+    unmarked = """() => [...document.querySelectorAll('.table-wrap')]
              .filter(w => w.scrollWidth > w.clientWidth + 1)
              .filter(w => !w.classList.contains('scrolls')).length"""
-    )
+    # The mark follows the boxes' sizes (a ResizeObserver): it comes with the
+    # layout after a redraw, so wait for it rather than read the first frame.
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.wait_for_function(f"({unmarked})() === 0", timeout=5_000)
+    wraps = await page.evaluate(unmarked)
     assert wraps == 0, "a table wider than its box shows no sign that it scrolls"
 
 
