@@ -42,7 +42,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,6 +234,7 @@ class ClusterRuntime(Runtime):
         self._parked: dict[str, list[tuple[int, _Forward, Outcome]]] = {}
         """Answers waiting for the replica to reach their seq, by auction."""
         self._fetching: set[str] = set()
+        self._helpers: set[asyncio.Task[None]] = set()
         self._refollowing: set[str] = set()
         """Auctions this node was fenced from, their replica being read again."""
         self._owner_asked: dict[str, float] = {}
@@ -276,6 +277,8 @@ class ClusterRuntime(Runtime):
         await self._flush_outgoing()
         for forward in list(self._forwards.values()):
             self._settle(forward, None, Unavailable("this node is stopping: retry elsewhere"))
+        for helper in list(self._helpers):  # owner reads, re-follows: nothing outlives the node
+            helper.cancel()
         await super().stop()
 
     async def adopt(self) -> list[str]:
@@ -537,6 +540,14 @@ class ClusterRuntime(Runtime):
             replica.learn(outcome.seq)
             self._fetch_now(forward.auction)
 
+    def _helper(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A background task of this node, cancelled when it stops."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+        task.add_done_callback(_logged)
+        return task
+
     def _ask_owner(self, auction_id: str) -> None:
         """Read the owner of ``auction_id`` now (at most every OWNER_ASK_S): a
         forward waiting for an owner that this node missed the notice of (it was
@@ -546,8 +557,7 @@ class ClusterRuntime(Runtime):
         if now - self._owner_asked.get(auction_id, -OWNER_ASK_S) < OWNER_ASK_S:
             return
         self._owner_asked[auction_id] = now
-        task = asyncio.get_running_loop().create_task(self._refresh_owner(auction_id))
-        task.add_done_callback(_logged)
+        self._helper(self._refresh_owner(auction_id))
 
     async def _refresh_owner(self, auction_id: str) -> None:
         with contextlib.suppress(JournalUnavailable):
@@ -911,8 +921,12 @@ class ClusterRuntime(Runtime):
     async def _take(self, auction_id: str, *, dead: str | None) -> None:
         """Own ``auction_id``: acquire its free lease, or steal a dead node's, then
         read the tail the replica has not folded and write from there."""
-        if auction_id in self._hosts or auction_id in self._taking:
-            return
+        if (
+            auction_id in self._hosts
+            or auction_id in self._taking
+            or auction_id in self._refollowing
+        ):
+            return  # (being read again after a fence: the next check takes it if it should)
         self._taking.add(auction_id)
         try:
             if not await self._follow(auction_id):
@@ -985,7 +999,7 @@ class ClusterRuntime(Runtime):
             self._owners.pop(host.id, None)  # else it names the newer writer already
         self._replicas.pop(host.id, None)
         self._refollowing.add(host.id)  # its commands are forwarded meanwhile
-        task = asyncio.get_running_loop().create_task(self._refollow(host.id, host.durable_seq))
+        task = self._helper(self._refollow(host.id, host.durable_seq))
         task.add_done_callback(lambda _: self._refollowing.discard(host.id))
 
     async def _refollow(self, auction_id: str, told: int) -> None:
