@@ -103,6 +103,7 @@ procurement_method_types = ["belowThreshold"]
             "-m",
             "auction.cli",
             "serve",
+            "--memory",  # not ./underbid-data in the working directory
             "--config",
             str(config),
             stdout=log,
