@@ -26,6 +26,7 @@ import httpx
 import uvicorn
 
 from auction.clock import Clock
+from auction.runtime.journal import JournalUnavailable
 from client import AuctionClient
 from gateway.app import OPERATOR, Gateway
 from gateway.server import build, uvicorn_config
@@ -118,6 +119,13 @@ class LiveServer:
         return client
 
     async def journal_events(self, auction_id: str) -> list[tuple[int, bytes]]:
+        """The journal's events, read as the runtime reads them: a read that finds
+        a connection the store closed (a Redis restarted by the test) is retried."""
+        for _ in range(4):
+            try:
+                return await self.gateway.runtime.journal.read(auction_id)
+            except JournalUnavailable:
+                await asyncio.sleep(0.1)
         return await self.gateway.runtime.journal.read(auction_id)
 
 
