@@ -54,6 +54,7 @@ from auction.core.engine import Auction, Outcome
 from auction.core.errors import BidRejected, Code
 from auction.core.events import decode_event, encode_event
 from auction.core.spec import AuctionSpec, parse_spec
+from auction.runtime.archive import read_back
 from auction.runtime.assign import assign
 from auction.runtime.bus import Notice, Owner, RedisBus
 from auction.runtime.host import (
@@ -605,9 +606,10 @@ class ClusterRuntime(Runtime):
             return True
         if auction_id in self._refollowing:
             return True  # _refollow loads it (and tells the listeners what they missed)
-        auction = await _read_back(self.journal, auction_id)
-        if auction is None:
+        read = await read_back(self.journal, auction_id)
+        if read is None:
             return False
+        auction = read[0]
         if auction_id in self._replicas or auction_id in self._hosts:
             return True  # loaded meanwhile
         seq = auction.state.seq
@@ -1007,9 +1009,10 @@ class ClusterRuntime(Runtime):
         ``told`` (the new owner's first events)."""
         for _ in range(50):
             try:
-                auction = await _read_back(self.journal, auction_id)
-                if auction is None:
+                read = await read_back(self.journal, auction_id)
+                if read is None:
                     return
+                auction = read[0]
                 missed = await self.journal.read(auction_id, told)
             except JournalUnavailable:
                 await asyncio.sleep(self.retry_ms / 1000)
@@ -1031,22 +1034,3 @@ def _logged(task: asyncio.Task[None]) -> None:
     """A background task's bug goes to the log (not "exception never retrieved")."""
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
-
-
-async def _read_back(journal: Journal, auction_id: str) -> Auction | None:
-    """An auction as the journal holds it (snapshot, then the tail), or None."""
-    raw = await journal.spec(auction_id)
-    if raw is None:
-        return None
-    spec = parse_spec(msgspec.json.decode(raw))
-    snap = await journal.snapshot(auction_id)
-    if snap is not None:
-        auction = Auction.restore(spec, snap.data)
-        after = snap.seq
-    else:
-        auction = Auction(spec)
-        after = 0
-    apply = auction.apply
-    for _, data in await journal.read(auction_id, after):
-        apply(decode_event(data))
-    return auction
