@@ -12,7 +12,10 @@ sections:
   nothing (every bid forwarded, every event from its replica), beside the same
   load on the owner itself. Target: p99 at most the single node's + 3 ms.
 - **forwarded acknowledgements** at 1,000 bids/s: bid -> ack p50/p99 through
-  the follower, beside the owner. Target: p99 <= 5 ms.
+  the follower, beside the owner. Target: p99 <= 5 ms. Then the floor under
+  it: the owner's own run again with a bare relay through Redis beside it
+  (:mod:`benchmarks.relay`: the three Redis hops of a forward, no Underbid),
+  beside what forwarding adds to the owner's own ack.
 - **CPU per delivery** (server process CPU time / deliveries) on the follower
   beside the owner's for the same load. Target: <= 1.2 x.
 - **--workers 2 against --workers 1**: deliveries/s with the bidders and
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import math
@@ -49,6 +53,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchmarks import relay
 
 SECRET = "benchmark-cluster-secret-0123456789abcdef-0123"
 
@@ -271,12 +277,29 @@ def fanout(redis_url: str, watchers: int, seconds: float) -> list[dict[str, Any]
         direct = _swarm(
             owner.url, "direct-acks", watchers=10, bidders=20, rate=1000, seconds=seconds
         )
+        # The floor: the same load on the owner, and beside it a bare relay of
+        # 1,000 commands/s through Redis (inbox, journal, answer: no Underbid).
+        _create(owner.url, "relayed-acks", 20)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            floor = pool.submit(relay.run, redis_url, rate=1000, seconds=seconds)
+            _swarm(owner.url, "relayed-acks", watchers=10, bidders=20, rate=1000, seconds=seconds)
+            bare = floor.result()
         for q in ("p50", "p99"):
             rows.append(
                 _row(
                     f"ack {q} of a bid forwarded through a follower, 1,000 bids/s",
                     forwarded["ack"][f"{q}_ms"], "ms", "the owner's own", direct["ack"][f"{q}_ms"],
                     "≤ 5 ms" if q == "p99" else "",
+                )
+            )  # fmt: skip
+        for q in ("p50", "p99"):
+            rows.append(
+                _row(
+                    f"forwarding's cost, {q}: forwarded ack {q} − the owner's own",
+                    forwarded["ack"][f"{q}_ms"] - direct["ack"][f"{q}_ms"], "ms",
+                    f"a bare relay through Redis (inbox, journal, answer; no Underbid), {q}, "
+                    "beside the owner's own run",
+                    bare[f"{q}_ms"],
                 )
             )  # fmt: skip
     finally:

@@ -200,31 +200,6 @@ class RedisBus:
         return out
 
     # -- the feed --------------------------------------------------------------
-    async def publish(self, notices: Sequence[Notice]) -> None:
-        await self._pipeline(
-            [
-                [
-                    "XADD",
-                    self.feed_key,
-                    "MAXLEN",
-                    "~",
-                    FEED_MAXLEN,
-                    "*",
-                    "k",
-                    n.kind,
-                    "a",
-                    n.auction,
-                    "s",
-                    n.seq,
-                    "n",
-                    n.node,
-                    "e",
-                    n.epoch,
-                ]
-                for n in notices
-            ]
-        )
-
     async def feed_tip(self) -> bytes:
         """The id of the feed's newest entry (``0-0`` when empty): read after it."""
         with self._unavailable("feed tip"):
@@ -257,14 +232,20 @@ class RedisBus:
         return bytes(entries[-1][0]), notices
 
     # -- inboxes ---------------------------------------------------------------
-    async def send(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        """(node, payload) pairs into those nodes' inboxes, in one round trip."""
-        await self._pipeline(
-            [
-                ["XADD", self.inbox_key(node), "MAXLEN", "~", INBOX_MAXLEN, "*", "m", payload]
-                for node, payload in messages
-            ]
-        )
+    async def post(
+        self, messages: Sequence[tuple[str, bytes]], notices: Sequence[Notice] = ()
+    ) -> None:
+        """(node, payload) pairs into those nodes' inboxes, then notices into the
+        feed, all in one round trip (a pipeline, in order: an answer is never
+        behind a notice of the same batch)."""
+        inbox = [
+            ["XADD", self.inbox_key(node), "MAXLEN", "~", INBOX_MAXLEN, "*", "m", payload]
+            for node, payload in messages
+        ]
+        feed = [
+            ["XADD", self.feed_key, "MAXLEN", "~", FEED_MAXLEN, "*", *_fields(n)] for n in notices
+        ]
+        await self._pipeline(inbox + feed)
 
     async def receive(
         self, node: str, after: bytes, *, block_ms: int, count: int = 10_000
@@ -315,6 +296,11 @@ def _stream_entries(reply: Any) -> list[tuple[Any, dict[bytes, bytes]]]:
         return list(entries[0] if entries and isinstance(entries[0], list) else entries)
     ((_, entries),) = reply
     return list(entries)
+
+
+def _fields(n: Notice) -> list[Any]:
+    """A notice as a feed entry's fields (read back by :meth:`RedisBus.read_feed`)."""
+    return ["k", n.kind, "a", n.auction, "s", n.seq, "n", n.node, "e", n.epoch]
 
 
 def _seq_of(entry_id: bytes) -> int:

@@ -441,15 +441,13 @@ class ClusterRuntime(Runtime):
             self._sending = asyncio.get_running_loop().create_task(self._flush_outgoing())
 
     async def _flush_outgoing(self) -> None:
-        """Everything queued in one round trip per kind, until nothing is left."""
+        """Everything queued (answers and commands first, then notices) in one
+        round trip, until nothing is left."""
         while self._outgoing or self._notices:
             outgoing, self._outgoing = self._outgoing, []
             notices, self._notices = self._notices, []
             try:
-                if outgoing:
-                    await self.bus.send(outgoing)
-                if notices:
-                    await self.bus.publish(notices)
+                await self.bus.post(outgoing, notices)
             except JournalUnavailable as exc:
                 # Forwards time out or are resent; notices are hints (the periodic
                 # check finds what they would have said).
@@ -534,8 +532,10 @@ class ClusterRuntime(Runtime):
         ):
             self._settle(forward, outcome, None)
             return
-        # As on the owner, the client hears of the events before their answer:
-        # the answer waits for this node's replica to fold them (and fan them out).
+        # As on the owner, the answer and the events reach the client together
+        # (there they leave in one callback): the answer waits for this node's
+        # replica to fold the events and fan them out, at the end of this inbox
+        # batch, or when a read of the journal brings them.
         self._parked.setdefault(forward.auction, []).append((outcome.seq, forward, outcome))
         if replica.seq < outcome.seq:
             replica.learn(outcome.seq)
@@ -718,6 +718,12 @@ class ClusterRuntime(Runtime):
                 for notice in notices:
                     await self._on_notice(notice, behind)
                 if behind:
+                    # A notice and the answer that carried its events arrive
+                    # together (one pipeline): let the inbox fold them first,
+                    # and read the journal only for what is still missing.
+                    await asyncio.sleep(0)
+                    behind = {a for a in behind if self._still_behind(a)}
+                if behind:
                     await self._catch_up(sorted(behind))
             except JournalUnavailable as exc:
                 log.warning("feed unreachable: %s", exc)
@@ -727,6 +733,10 @@ class ClusterRuntime(Runtime):
             except Exception:  # a bug of ours: logged, the loop goes on
                 log.exception("feed loop failed")
                 await asyncio.sleep(self.retry_ms / 1000)
+
+    def _still_behind(self, auction_id: str) -> bool:
+        replica = self._replicas.get(auction_id)
+        return replica is not None and replica.seq < replica.known
 
     async def _on_notice(self, notice: Notice, behind: set[str]) -> None:
         auction_id = notice.auction
@@ -777,6 +787,10 @@ class ClusterRuntime(Runtime):
                         self._on_answer(message)
                 except Exception:  # a bug of ours: logged, the loop goes on
                     log.exception("inbox message failed")
+            if self._unsent:
+                # The events the batch's answers carried, told now (one frame per
+                # socket for the batch), and then the answers: no loop turn between.
+                self._fan_out()
 
     # ----------------------------------------------------------- ownership
     def _target(self, auction_id: str) -> str | None:
