@@ -15,8 +15,10 @@ sections:
 - **forwarded acknowledgements** at 1,000 bids/s: bid -> ack p50/p99 through
   the follower, beside the owner. Target: p99 <= 5 ms. Then the floor under
   it: the owner's own run again with a bare relay through Redis beside it
-  (:mod:`benchmarks.relay`: the three Redis hops of a forward, no Underbid),
-  beside what forwarding adds to the owner's own ack.
+  (:mod:`benchmarks.relay`, no Underbid: the three Redis hops of a forward,
+  beside what forwarding adds to the owner's own ack; the owner's ack with the
+  relay beside it, beside the owner's alone; and the two hops that are the
+  least any forward through Redis takes, beside the same relay idle).
 - **CPU per delivery** (server process CPU time / deliveries) on the follower
   beside the owner's for the same load. Target: <= 1.2 x.
 - **--workers 2 against --workers 1**: deliveries/s with the bidders and
@@ -283,12 +285,20 @@ def fanout(redis_url: str, watchers: int, seconds: float) -> list[dict[str, Any]
             owner.url, "direct-acks", watchers=10, bidders=20, rate=1000, seconds=seconds
         )
         # The floor: the same load on the owner, and beside it a bare relay of
-        # 1,000 commands/s through Redis (inbox, journal, answer: no Underbid).
-        _create(owner.url, "relayed-acks", 20)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            floor = pool.submit(relay.run, redis_url, rate=1000, seconds=seconds)
-            _swarm(owner.url, "relayed-acks", watchers=10, bidders=20, rate=1000, seconds=seconds)
-            bare = floor.result()
+        # 1,000 commands/s through Redis (no Underbid): the three hops of a
+        # forward (inbox, journal, answer), then the least any forward through
+        # Redis takes (inbox and journal, the sender reading the journal).
+        beside: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for hops in (3, 2):
+            auction = f"relayed-acks-{hops}"
+            _create(owner.url, auction, 20)
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                floor = pool.submit(relay.run, redis_url, rate=1000, seconds=seconds, hops=hops)
+                acks = _swarm(
+                    owner.url, auction, watchers=10, bidders=20, rate=1000, seconds=seconds
+                )
+                beside[hops] = (floor.result(), acks)
+        idle = relay.run(redis_url, rate=1000, seconds=seconds, hops=2)
         for q in ("p50", "p99"):
             rows.append(
                 _row(
@@ -297,6 +307,7 @@ def fanout(redis_url: str, watchers: int, seconds: float) -> list[dict[str, Any]
                     "≤ 5 ms" if q == "p99" else "",
                 )
             )  # fmt: skip
+        bare, with_relay = beside[3]
         for q in ("p50", "p99"):
             rows.append(
                 _row(
@@ -307,6 +318,21 @@ def fanout(redis_url: str, watchers: int, seconds: float) -> list[dict[str, Any]
                     bare[f"{q}_ms"],
                 )
             )  # fmt: skip
+        rows.append(
+            _row(
+                "the owner's own ack p99 with that bare relay running beside it",
+                with_relay["ack"]["p99_ms"], "ms", "the owner's own alone",
+                direct["ack"]["p99_ms"],
+            )
+        )  # fmt: skip
+        rows.append(
+            _row(
+                "a bare two-hop relay through Redis (inbox, journal: the least a forward "
+                "takes), p99, beside the owner's own run",
+                beside[2][0]["p99_ms"], "ms", "the same relay on the idle machine",
+                idle["p99_ms"],
+            )
+        )  # fmt: skip
     finally:
         _stop(follower)
         _stop(owner)

@@ -45,18 +45,21 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def _read(client: Any, key: str, after: bytes) -> tuple[bytes, list[bytes]]:
+async def _read(
+    client: Any, key: str, after: bytes, field: bytes = b"m"
+) -> tuple[bytes, list[bytes]]:
     reply = await client.execute_command(
         "XREAD", "COUNT", 10_000, "BLOCK", 500, "STREAMS", key, after
     )
     if not reply:
         return after, []
     ((_, entries),) = reply  # RESP2, as Underbid's clients speak
-    return bytes(entries[-1][0]), [fields[b"m"] for _, fields in entries]
+    return bytes(entries[-1][0]), [fields[field] for _, fields in entries]
 
 
-async def owner(url: str, seconds: float) -> None:
-    """Append every command to the journal, then answer it (until ``seconds`` pass)."""
+async def owner(url: str, seconds: float, hops: int) -> None:
+    """Append every command to the journal, then answer it (until ``seconds``
+    pass); with ``hops`` 2 it does not answer (the sender reads the journal)."""
     client = aioredis.Redis.from_url(url)
     pending: list[bytes] = []
     wake = asyncio.Event()
@@ -70,6 +73,8 @@ async def owner(url: str, seconds: float) -> None:
             for message in batch:
                 pipe.execute_command("XADD", JOURNAL, "*", "e", message)
             await pipe.execute()
+            if hops == 2:
+                continue
             pipe = client.pipeline(transaction=False)
             for message in batch:
                 pipe.execute_command("XADD", SENDER_INBOX, "MAXLEN", "~", 10_000, "*", "m", message)
@@ -87,8 +92,9 @@ async def owner(url: str, seconds: float) -> None:
     await client.aclose()
 
 
-async def sender(url: str, rate: float, seconds: float) -> dict[str, Any]:
-    """Send at ``rate`` for ``seconds``; the time from each send to its answer."""
+async def sender(url: str, rate: float, seconds: float, hops: int) -> dict[str, Any]:
+    """Send at ``rate`` for ``seconds``; the time from each send to its answer
+    (with ``hops`` 2: to its append, read from the journal stream itself)."""
     client = aioredis.Redis.from_url(url)
     sent: dict[bytes, float] = {}
     latencies: list[float] = []
@@ -106,7 +112,10 @@ async def sender(url: str, rate: float, seconds: float) -> dict[str, Any]:
     async def receive() -> None:
         after = b"$"
         while True:
-            after, answers = await _read(client, SENDER_INBOX, after)
+            if hops == 2:
+                after, answers = await _read(client, JOURNAL, after, b"e")
+            else:
+                after, answers = await _read(client, SENDER_INBOX, after)
             now = time.perf_counter()
             for answer in answers:
                 started = sent.pop(answer, None)
@@ -139,14 +148,16 @@ async def sender(url: str, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
-def run(url: str, *, rate: float, seconds: float) -> dict[str, Any]:
+def run(url: str, *, rate: float, seconds: float, hops: int = 3) -> dict[str, Any]:
     """Both sides, each in its own process; the sender's figures."""
-    argv = [sys.executable, "-m", "benchmarks.relay", url, "--seconds", str(seconds + 1.5)]
-    side = subprocess.Popen([*argv, "--side", "owner"], stdout=subprocess.DEVNULL)
+    base = [sys.executable, "-m", "benchmarks.relay", url, "--hops", str(hops)]
+    side = subprocess.Popen(
+        [*base, "--seconds", str(seconds + 1.5), "--side", "owner"], stdout=subprocess.DEVNULL
+    )
     try:
         time.sleep(0.5)  # the owner is waiting on its inbox
         out = subprocess.run(
-            [*argv[:-2], "--seconds", str(seconds), "--rate", str(rate), "--side", "sender"],
+            [*base, "--seconds", str(seconds), "--rate", str(rate), "--side", "sender"],
             check=True,
             capture_output=True,
         )
@@ -161,16 +172,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url", help="redis://127.0.0.1:PORT of a running redis-server")
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--hops", type=int, choices=(2, 3), default=3,
+        help="3: inbox, journal, answer (a forward); 2: inbox and journal, the sender "
+        "reading the journal stream (the least a forward through Redis can take)",
+    )  # fmt: skip
     parser.add_argument("--side", choices=("both", "owner", "sender"), default="both")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.side == "owner":  # the two sides, each run by run() in its own process
-        uvloop.run(owner(args.url, args.seconds))
+        uvloop.run(owner(args.url, args.seconds, args.hops))
         return 0
     if args.side == "sender":
-        print(json.dumps(uvloop.run(sender(args.url, args.rate, args.seconds))))
+        print(json.dumps(uvloop.run(sender(args.url, args.rate, args.seconds, args.hops))))
         return 0
-    figures = run(args.url, rate=args.rate, seconds=args.seconds)
+    figures = run(args.url, rate=args.rate, seconds=args.seconds, hops=args.hops)
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
