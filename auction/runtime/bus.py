@@ -25,7 +25,9 @@ What is guaranteed, and by whom:
   released); a node acts on it by reading the journal. A lost notice costs
   latency (a periodic check finds what it missed), a spurious one nothing.
 - **A steal is fenced.** :meth:`~auction.runtime.redis.RedisJournal.steal`
-  takes an auction's lease from a node the registry no longer lists, by
+  takes an auction's lease from a node the registry no longer lists
+  (:meth:`RedisBus.registered` asks just before: a node's own list of the live
+  is as old as its last heartbeat), by
   incrementing the epoch in the same script (confirmed by ``min_replicas``
   replicas, like any acquisition); if that node was only slow, not dead, its
   next append is refused by the journal's own epoch check.
@@ -78,7 +80,23 @@ return live
 """,
 )
 
-_SCRIPTS = (_HEARTBEAT,)
+# KEYS: owners | ARGV: node, node, ... | Reply: those whose registration has
+# not lapsed by Redis's TIME
+_REGISTERED = _Script(
+    "registered",
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for _, node in ipairs(ARGV) do
+  local lapses = redis.call('ZSCORE', KEYS[1], node)
+  if lapses and tonumber(lapses) > now then table.insert(out, node) end
+end
+return out
+""",
+)
+
+_SCRIPTS = (_HEARTBEAT, _REGISTERED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +192,15 @@ class RedisBus:
         with self._unavailable("inbox expiry"):
             await self._command("PEXPIRE", self.inbox_key(node), INBOX_TTL_MS)
         return now, live
+
+    async def registered(self, nodes: Sequence[str]) -> set[str]:
+        """Which of ``nodes`` are registered now, by Redis's clock: asked before
+        a steal, since a node's list of the live is as old as its last
+        heartbeat (a node that joined since is not on it, and is not dead)."""
+        if not nodes:
+            return set()
+        reply = await self._run(_REGISTERED, [self.owners_key], list(nodes))
+        return {bytes(n).decode() for n in reply}
 
     async def leave(self, node: str) -> None:
         """Unregister at once (a node stopping on purpose)."""

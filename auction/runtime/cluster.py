@@ -42,7 +42,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -790,7 +790,10 @@ class ClusterRuntime(Runtime):
             if self._unsent:
                 # The events the batch's answers carried, told now (one frame per
                 # socket for the batch), and then the answers: no loop turn between.
-                self._fan_out()
+                try:
+                    self._fan_out()
+                except Exception:  # a bug of ours: logged, the loop goes on
+                    log.exception("inbox fan-out failed")
 
     # ----------------------------------------------------------- ownership
     def _target(self, auction_id: str) -> str | None:
@@ -799,16 +802,21 @@ class ClusterRuntime(Runtime):
     async def _heartbeat_loop(self) -> None:
         """The registration is renewed on its own clock: however long the control
         work takes (loading many replicas at start), the node stays alive."""
+        await self._every_heartbeat(self._beat, "heartbeat")
+
+    async def _every_heartbeat(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+        """``work`` once per heartbeat interval while the node runs: Redis out of
+        reach is a warning, a bug of ours an error, and either way it goes on."""
         while self._running:
             began = time.monotonic()
             try:
-                await self._beat()
+                await work()
             except JournalUnavailable as exc:
-                log.warning("heartbeat: %s", exc)
+                log.warning("%s: %s", what, exc)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bug of ours: logged, the loop goes on
-                log.exception("heartbeat failed")
+                log.exception("%s failed", what)
             elapsed = time.monotonic() - began
             await asyncio.sleep(max(0.0, self.heartbeat_ms / 1000 - elapsed))
 
@@ -841,18 +849,7 @@ class ClusterRuntime(Runtime):
         self.live = live
 
     async def _control_loop(self) -> None:
-        while self._running:
-            began = time.monotonic()
-            try:
-                await self._control()
-            except JournalUnavailable as exc:
-                log.warning("cluster control: %s", exc)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug of ours: logged, the loop goes on
-                log.exception("cluster control failed")
-            elapsed = time.monotonic() - began
-            await asyncio.sleep(max(0.0, self.heartbeat_ms / 1000 - elapsed))
+        await self._every_heartbeat(self._control, "cluster control")
 
     async def _control(self) -> None:
         died, self._died = self._died, set()
@@ -925,6 +922,7 @@ class ClusterRuntime(Runtime):
                 await self._hand_off(auction_id)
         if not self.eligible:
             return
+        steals: dict[str, str] = {}
         for auction_id, target in targets.items():
             if target != self.node_id or auction_id in self._hosts:
                 continue
@@ -932,7 +930,15 @@ class ClusterRuntime(Runtime):
             if owner is None:
                 await self._take(auction_id, dead=None)
             elif owner.node not in self.live:
-                await self._take(auction_id, dead=owner.node)
+                steals[auction_id] = owner.node
+        if not steals:
+            return
+        # Not on this node's list is not dead: the list is as old as the last
+        # heartbeat, and a node that joined since may own (and just created) it.
+        alive = await self.bus.registered(sorted(set(steals.values())))
+        for auction_id, dead in steals.items():
+            if dead not in alive:
+                await self._take(auction_id, dead=dead)
 
     async def _take(self, auction_id: str, *, dead: str | None) -> None:
         """Own ``auction_id``: acquire its free lease, or steal a dead node's, then
