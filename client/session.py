@@ -364,11 +364,13 @@ class AuctionClient:
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until a connection is open and welcomed (raises ``TimeoutError``)."""
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        async with asyncio.timeout(timeout):  # (not wait_for: see auction.runtime.loop.wait_set)
+            await self._ready.wait()
 
     async def wait_closed(self, timeout: float | None = None) -> None:
         """Wait until the client stopped for good (:meth:`close` or a terminal close)."""
-        await asyncio.wait_for(self._done.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self._done.wait()
 
     # ------------------------------------------------------------- commands
     async def bid(

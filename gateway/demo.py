@@ -20,6 +20,7 @@ import uvicorn
 
 from auction.core.commands import AcceptPrice, CancelBid, PlaceBid
 from auction.core.record import result
+from auction.runtime.loop import wait_set
 from auction.sim.bots import Bot, make_bots
 from auction.sim.demo import demo_spec
 from auction.sim.render import LadderPrinter, print_result
@@ -145,8 +146,7 @@ async def _drive(gateway: Gateway, base: str, auction_id: str, bot: Bot) -> None
             bot.plan(view, now)
             delay = None if bot.wake_at is None else max(0, bot.wake_at - now) / 1000
             changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=delay if delay is not None else 5)
+            if await wait_set(changed, delay if delay is not None else 5):
                 continue  # something happened: look again
             if bot.wake_at is None:
                 continue

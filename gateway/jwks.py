@@ -36,6 +36,7 @@ from typing import Any, Final
 import httpx
 import jwt
 
+from auction.runtime.loop import wait_set
 from gateway.tokens import ASYMMETRIC_ALGORITHMS, Keyring, VerifyKey
 
 log = logging.getLogger("underbid.gateway")
@@ -182,8 +183,7 @@ class JwksRefresher:
     async def _loop(self) -> None:
         while True:
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_s)
+            await wait_set(self._wake, self.refresh_s)
             wait = MIN_REFETCH_S - (time.monotonic() - self._last_fetch)
             if wait > 0:
                 await asyncio.sleep(wait)

@@ -59,6 +59,7 @@ from auction.core.events import Event, LotEnded
 from auction.core.formats.base import ENDED
 from auction.core.record import iso, result
 from auction.runtime.journal import JournalUnavailable
+from auction.runtime.loop import wait_set
 from auction.runtime.outbox import Delivery, EndpointStats, Outbox, delivery_id
 from gateway.settings import SettingsError, WebhookEndpoint, WebhooksSettings, check_webhook_secret
 
@@ -332,8 +333,7 @@ class WebhookSender:
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due: claim again at once
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+            await wait_set(self._wake, poll)
 
     async def _read_stats(self) -> None:
         self.stats = await self.outbox.stats(list(self.endpoints))

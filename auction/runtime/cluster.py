@@ -987,6 +987,12 @@ class ClusterRuntime(Runtime):
         finally:
             self._taking.discard(auction_id)
 
+    def _fires(self, host: _Hosted) -> bool:
+        # An auction being handed over fires nothing: what is due is the next
+        # owner's to fire (an event decided after the drain would follow the
+        # release, and be fenced or reach the journal behind the replica's back).
+        return super()._fires(host) and host.id not in self._handing_off
+
     async def _hand_off(self, auction_id: str) -> None:
         """Give ``auction_id`` up: what was decided becomes durable first, commands
         arriving meanwhile wait for the next owner, then release and announce."""
@@ -1000,8 +1006,8 @@ class ClusterRuntime(Runtime):
                 with contextlib.suppress(RuntimeError_):
                     await asyncio.wait_for(asyncio.shield(durable), self.command_timeout_s)
             host = self._hosts.get(auction_id)
-            if host is None or host.degraded:
-                return
+            if host is None or host.degraded or host.auction.state.seq != host.durable_seq:
+                return  # (not all durable: the next check hands it over)
             await self.journal.release(auction_id, self.node_id, host.epoch)
             del self._hosts[auction_id]
             self._replicas[auction_id] = _Replica(host.auction, host.durable_seq, host.durable_seq)
@@ -1011,6 +1017,7 @@ class ClusterRuntime(Runtime):
             self._announce(Notice("released", auction_id, node=self.node_id))
         finally:
             self._handing_off.discard(auction_id)
+            self._wake.set()  # still hosted (not all durable): its deadlines are due again
         self._resend(auction_id)
 
     def _lost(self, host: _Hosted) -> None:

@@ -54,6 +54,7 @@ from auction.runtime.journal import (
     JournalUnavailable,
     StaleEpoch,
 )
+from auction.runtime.loop import wait_set
 
 log = logging.getLogger("underbid.runtime")
 
@@ -405,7 +406,7 @@ class Runtime:
         now = self.clock.now_ms()
         fired = 0
         for host in list(self._hosts.values()):
-            if host.degraded or host.id in self.halted:
+            if not self._fires(host):
                 continue
             try:
                 deadline = host.auction.next_deadline()
@@ -644,6 +645,10 @@ class Runtime:
     def _lost(self, host: _Hosted) -> None:
         """Another node writes ``host``'s auction now (a cluster follows it from here)."""
 
+    def _fires(self, host: _Hosted) -> bool:
+        """Whether ``host``'s deadlines are this runtime's to fire now."""
+        return not host.degraded and host.id not in self.halted
+
     # -------------------------------------------------------- background loops
     async def _timer_loop(self) -> None:
         while True:
@@ -651,9 +656,7 @@ class Runtime:
             upcoming = [
                 d
                 for h in self._hosts.values()
-                if not h.degraded
-                and h.id not in self.halted
-                and (d := h.auction.next_deadline()) is not None
+                if self._fires(h) and (d := h.auction.next_deadline()) is not None
             ]
             nxt = min(upcoming, default=None)
             if nxt is not None and nxt <= now:
@@ -662,8 +665,7 @@ class Runtime:
                 continue
             self._wake.clear()
             delay = 60.0 if nxt is None else (nxt - now) / 1000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await wait_set(self._wake, delay)
 
     async def _lease_loop(self) -> None:
         while True:

@@ -34,6 +34,7 @@ from typing import Any, TextIO
 import httpx
 
 from auction.core.errors import UnderbidError
+from auction.runtime.loop import wait_set
 from client.load.chaos import ChaosSpec, owner_counts, restart_node, strike
 from client.load.nodeclient import NodeClient, account
 from client.load.nodes import Nodes
@@ -299,8 +300,7 @@ class PlanSwarm:
                 nxt = player.next_at()
                 wait = 1.0 if nxt is None else min(1.0, max(0.0, (nxt - now) / 1000))
                 wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), wait)
+                await wait_set(wake, wait)
             self._notes(player)
             self.stats.seats_done += 1
         finally:
