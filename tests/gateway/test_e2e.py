@@ -467,6 +467,17 @@ async def test_redis_journal_end_to_end(redis_server: RedisServer) -> None:
         cancel = await server.http.post(
             f"/api/auctions/{aid}/controls/cancel", json={"reason": "test"}, headers=server.auth()
         )
+        if cancel.status_code == 503 and cancel.json()["code"] == "unavailable":
+            # A pooled connection the restarted Redis had closed can fail one
+            # command (seen in CI once in several runs): as the docs tell an
+            # official, look at the auction before repeating it.
+            view = (await server.http.get(f"/api/auctions/{aid}", headers=server.auth())).json()
+            if not view["cancelled"]:
+                cancel = await server.http.post(
+                    f"/api/auctions/{aid}/controls/cancel",
+                    json={"reason": "test"},
+                    headers=server.auth(),
+                )
         assert cancel.status_code == 200, cancel.text
         await eventually(lambda: watcher.saw("auction_cancelled"), timeout=10, what="the end")
         await caught_up(server, aid, official, watcher)
