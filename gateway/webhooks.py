@@ -74,6 +74,8 @@ RECONCILE_S: Final = 30.0
 """How often hosted auctions are checked for ended lots whose messages are missing."""
 CONCURRENCY: Final = 16
 """Deliveries attempted at once by one node."""
+STOP_WAIT_S: Final = 5.0
+"""How long a stop waits for the sender's tasks to end after cancelling them."""
 MAX_BODY_READ: Final = 4096
 """Bytes of an endpoint's answer read (and ignored) before the connection is let go."""
 USER_AGENT: Final = "Underbid-Webhooks/1"
@@ -166,6 +168,10 @@ class WebhookSender:
         """(auction, lot, kind) this process wrote to the outbox already."""
         self._wake = asyncio.Event()
         self._unsubscribe: Any = None
+        self._running = False
+        """Until stop: the loops end by themselves too, not only when cancelled
+        (a cancellation lost inside a library would keep a loop, and the
+        server's shutdown, going for ever)."""
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -180,6 +186,7 @@ class WebhookSender:
         self._unsubscribe = runtime.subscribe(self._on_events)
         runtime.before_finish.append(self.write_auction)
         self._register_metrics()
+        self._running = True
         self._tasks = [
             asyncio.create_task(self._deliver_loop(), name="underbid-webhooks"),
             asyncio.create_task(self._reconcile_loop(), name="underbid-webhooks-reconcile"),
@@ -192,11 +199,15 @@ class WebhookSender:
             self._unsubscribe = None
         with contextlib.suppress(ValueError):
             runtime.before_finish.remove(self.write_auction)
-        for task in [*self._tasks, *self._writes, *self._attempts]:
+        self._running = False
+        self._wake.set()
+        tasks = [*self._tasks, *self._writes, *self._attempts]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._writes, *self._attempts]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            for task in stuck:  # left behind rather than hang the shutdown
+                log.error("webhook task %s did not stop in %s s", task.get_name(), STOP_WAIT_S)
         self._tasks.clear()
         if self._client is not None:
             await self._client.aclose()
@@ -215,7 +226,7 @@ class WebhookSender:
 
     async def _write_retrying(self, auction_id: str) -> None:
         delay = 0.2
-        while True:
+        while self._running:
             try:
                 await self.write_auction(auction_id)
                 return
@@ -293,7 +304,7 @@ class WebhookSender:
         ]
 
     async def _reconcile_loop(self) -> None:
-        while True:
+        while self._running:
             for auction_id in self.gateway.runtime.hosted():
                 try:
                     await self.write_auction(auction_id)
@@ -308,7 +319,7 @@ class WebhookSender:
         poll = min(1.0, self.settings.first_retry_ms / 1000)
         sem = asyncio.Semaphore(CONCURRENCY)
         running = self._attempts
-        while True:
+        while self._running:
             self._wake.clear()
             claimed: list[Delivery] = []
             try:
