@@ -34,15 +34,12 @@ from typing import Any
 import redis.asyncio as aioredis
 import uvloop
 
+from client.load.figures import Histogram
+
 PREFIX = "bench-relay"
 OWNER_INBOX = f"{PREFIX}:inbox:owner"
 SENDER_INBOX = f"{PREFIX}:inbox:sender"
 JOURNAL = f"{PREFIX}:journal"
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 async def _read(
@@ -71,7 +68,7 @@ async def owner(url: str, seconds: float, hops: int) -> None:
             batch, pending[:] = list(pending), []
             pipe = client.pipeline(transaction=False)
             for message in batch:
-                pipe.execute_command("XADD", JOURNAL, "*", "e", message)
+                pipe.execute_command("XADD", JOURNAL, "MAXLEN", "~", 100_000, "*", "e", message)
             await pipe.execute()
             if hops == 2:
                 continue
@@ -97,7 +94,7 @@ async def sender(url: str, rate: float, seconds: float, hops: int) -> dict[str, 
     (with ``hops`` 2: to its append, read from the journal stream itself)."""
     client = aioredis.Redis.from_url(url)
     sent: dict[bytes, float] = {}
-    latencies: list[float] = []
+    latencies = Histogram()  # as the swarm measures the acks it stands beside
     queue: list[bytes] = []
     sending: asyncio.Task[None] | None = None
 
@@ -120,7 +117,7 @@ async def sender(url: str, rate: float, seconds: float, hops: int) -> dict[str, 
             for answer in answers:
                 started = sent.pop(answer, None)
                 if started is not None:
-                    latencies.append((now - started) * 1000)
+                    latencies.add((now - started) * 1000)
 
     receiver = asyncio.get_running_loop().create_task(receive())
     await asyncio.sleep(0.2)  # the reader is blocked on its inbox before the first send
@@ -139,13 +136,7 @@ async def sender(url: str, rate: float, seconds: float, hops: int) -> dict[str, 
     await asyncio.sleep(0.5)  # the last answers
     receiver.cancel()
     await client.aclose()
-    return {
-        "count": len(latencies),
-        "sent": n,
-        "p50_ms": _quantile(latencies, 0.50) if latencies else None,
-        "p99_ms": _quantile(latencies, 0.99) if latencies else None,
-        "max_ms": max(latencies) if latencies else None,
-    }
+    return {**latencies.summary(), "sent": n}
 
 
 def run(url: str, *, rate: float, seconds: float, hops: int = 3) -> dict[str, Any]:
