@@ -205,7 +205,10 @@ class WebhookSender:
         for task in tasks:
             task.cancel()
         if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            ended, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            for task in ended:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("webhook task %s failed", task.get_name(), exc_info=task.exception())
             for task in stuck:  # left behind rather than hang the shutdown
                 log.error("webhook task %s did not stop in %s s", task.get_name(), STOP_WAIT_S)
         self._tasks.clear()
